@@ -1,0 +1,2 @@
+export { IssueCounter } from './issues.js';
+export { toMillis, elapsedMillis, toRfc3339Nanos } from './time.js';

@@ -1,0 +1,89 @@
+import type { ConnectionInfo, Direction } from '../reassembly/types.js';
+
+export type ProbeResult = 'match' | 'no' | 'more';
+
+/** What an entry says of its protocol (DESIGN.md: `protocol`). */
+export interface ProtocolTag {
+  name: string;
+  version: string;
+  abbr: string;
+  layer4: 'tcp' | 'udp';
+}
+
+/**
+ * One request/response pair (or a lone half) a parser recognised. The entries layer
+ * turns it into an Entry (ids, endpoints, identity, timings).
+ */
+export interface ParsedItem {
+  protocol: ProtocolTag;
+  request?: Record<string, unknown>;
+  response?: Record<string, unknown>;
+  /** L7 bytes on the wire. */
+  requestSize: number;
+  responseSize: number;
+  /** First packet of the request (or of whatever half was seen first). */
+  startSec: number;
+  startNsec: number;
+  /** Last packet of the response (or of the request when there is no response). */
+  endSec: number;
+  endNsec: number;
+  /** The request travelled server → client of ConnectionInfo (the flow's roles were guessed wrong). */
+  reversed?: boolean;
+  error?: { type: string; msg: string };
+  /** Issue codes met while parsing this item (`http.header_too_long`, `tcp.gap`, …). */
+  issues?: string[];
+}
+
+export interface ParserContext {
+  readonly conn: ConnectionInfo;
+  /** The protocol's limits, defaults merged with configuration. */
+  readonly limits: Readonly<Record<string, number>>;
+  /** Settings shared by all protocols (body text cap, …). */
+  readonly settings: Readonly<ParserSettings>;
+  emit(item: ParsedItem): void;
+  /** The bytes are certainly this protocol (Zeek's "confirmed"). */
+  confirm(): void;
+  /** The bytes are not this protocol: the flow stops being parsed as it (Zeek's "violation"). */
+  violation(code: string, detail?: string): void;
+  /** Right protocol, odd traffic: counted (Zeek's "weird"). */
+  weird(code: string): void;
+}
+
+export interface ParserSettings {
+  /** Bytes of a body kept as text on the entry; longer bodies are cut and marked. */
+  maxBodyText: number;
+  /** Seconds a request waits for its response before it becomes a `pair-not-found` entry. */
+  pairTimeoutSec: number;
+}
+
+export const defaultParserSettings: ParserSettings = {
+  maxBodyText: 64 * 1024,
+  pairTimeoutSec: 10,
+};
+
+/** An incremental parser for one flow: bytes in (by direction), items out through ctx.emit. */
+export interface ProtocolParser {
+  onData(dir: Direction, data: Buffer, tsSec: number, tsNsec: number): void;
+  onGap(dir: Direction, length: number, tsSec: number, tsNsec: number): void;
+  /** The flow ended: emit what is pending (unanswered requests become `pair-not-found`). */
+  onClose(tsSec: number, tsNsec: number): void;
+}
+
+export interface ProtocolDefinition {
+  name: string;
+  transport: 'tcp' | 'udp' | 'both';
+  /** Ports where this protocol is usual: probed first, never required. */
+  portHints: readonly number[];
+  /**
+   * Looks at the first bytes of one direction of a flow (for UDP, one datagram):
+   * `match` (this protocol), `no`, or `more` (too few bytes to tell).
+   */
+  probe(data: Buffer, dir: Direction, conn: ConnectionInfo): ProbeResult;
+  createParser(ctx: ParserContext): ProtocolParser;
+  /** Named limits and their defaults. */
+  limits: Readonly<Record<string, number>>;
+}
+
+export function defineProtocol(def: ProtocolDefinition): ProtocolDefinition {
+  return def;
+}
