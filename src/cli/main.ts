@@ -1,0 +1,42 @@
+import { runReadCommand, readHelp } from './read-command.js';
+import { runKflCommand } from './kfl-command.js';
+
+const help = `Usage: tapline COMMAND [options]
+
+Protocol-level sight of your network: capture, reassemble and dissect traffic into
+entries (HTTP, DNS, …), query them with KFL.
+
+Commands:
+  read FILE|-      entries from a pcap/pcapng file (or standard input) as JSON lines or a table
+  kfl check QUERY  validate a KFL query and explain it (normalised form, push-down plan, warnings)
+  kfl fields       the fields KFL can query, by protocol
+  help [COMMAND]   this text, or a command's
+
+Run "tapline COMMAND --help" for a command's options.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'read':
+      return runReadCommand(rest, process.stdout, process.stderr);
+    case 'kfl':
+      return runKflCommand(rest, process.stdout, process.stderr);
+    case 'help':
+      if (rest[0] === 'read') process.stdout.write(readHelp);
+      else if (rest[0] === 'kfl') return runKflCommand(['--help'], process.stdout, process.stderr);
+      else process.stdout.write(help);
+      return 0;
+    case undefined:
+    case '-h':
+    case '--help':
+      process.stdout.write(help);
+      return 0;
+    case '--version':
+      process.stdout.write('tapline 0.1.0\n');
+      return 0;
+    default:
+      process.stderr.write(`tapline: unknown command ${JSON.stringify(command)}\n\n${help}`);
+      return 2;
+  }
+}

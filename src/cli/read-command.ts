@@ -1,0 +1,183 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { readCaptureFile, CaptureFileError } from '../capture/index.js';
+import { createPipeline, type PipelineSummary } from '../pipeline/index.js';
+import type { Entry } from '../entries/index.js';
+import { compile, KflError, formatKflError } from '../kfl/index.js';
+import { BlockWriter, formatBytes, formatCount } from './output.js';
+import { tableHeader, tableRow } from './table.js';
+
+export const readHelp = `Usage: tapline read FILE|- [options]
+
+Reads a capture file (pcap or pcapng, gzip-compressed or not; "-" for standard input),
+reassembles TCP, dissects HTTP/1.x and DNS (found by content, on any port), and prints one
+entry per request/response pair.
+
+Options:
+  --format jsonl|table   jsonl: one entry per line as JSON (the default when stdout is not
+                         a terminal); table: one readable line per entry (the default on a
+                         terminal)
+  --kfl QUERY            print only the entries that match the KFL query
+                         (e.g. 'http and response.status >= 500'); see "tapline kfl fields"
+  --node NAME            node name used in entry ids (default: this host's name)
+  --max-body BYTES       body text kept per message; longer bodies are cut and marked
+                         (default 65536)
+  --pair-timeout SEC     seconds a request waits for its response before it is an entry of
+                         its own with error.type "pair-not-found" (default 10)
+  --quiet                no summary on standard error
+  --summary-json         the summary on standard error as one JSON object
+  --no-progress          no progress bar (it is shown only when stderr is a terminal)
+  -h, --help             this text
+
+Summary (standard error): packets, bytes, flows, entries, issues by code, TCP gaps, time,
+packets/s. Exit status: 0 when the whole file was read; 1 when the file is damaged (every
+entry before the damage is printed, then an error naming the byte offset); 2 on bad usage.
+`;
+
+export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        format: { type: 'string' },
+        kfl: { type: 'string' },
+        node: { type: 'string' },
+        'max-body': { type: 'string' },
+        'pair-timeout': { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        'summary-json': { type: 'boolean', default: false },
+        'no-progress': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    err.write(`tapline read: ${(e as Error).message}\n\n${readHelp}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out.write(readHelp);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    err.write(`tapline read: expected exactly one FILE (or - for standard input), got ${positionals.length}\n\n${readHelp}`);
+    return 2;
+  }
+  const file = positionals[0];
+  const format = values.format ?? (out.isTTY ? 'table' : 'jsonl');
+  if (format !== 'jsonl' && format !== 'table') {
+    err.write(`tapline read: --format must be jsonl or table, not ${JSON.stringify(format)}\n`);
+    return 2;
+  }
+  const maxBodyText = positiveInt(values['max-body'], 65536, '--max-body', err);
+  const pairTimeoutSec = positiveInt(values['pair-timeout'], 10, '--pair-timeout', err);
+  if (maxBodyText === undefined || pairTimeoutSec === undefined) return 2;
+
+  let query: ReturnType<typeof compile> | undefined;
+  if (values.kfl !== undefined) {
+    try {
+      query = compile(values.kfl);
+    } catch (e) {
+      if (e instanceof KflError) {
+        err.write(`tapline read: bad --kfl query\n${formatKflError(values.kfl, e)}\n`);
+        return 2;
+      }
+      throw e;
+    }
+    for (const w of query.warnings) err.write(`tapline read: --kfl warning: ${w.message}\n`);
+  }
+
+  const writer = new BlockWriter(out);
+  if (format === 'table') writer.line(tableHeader());
+  const limit = query?.limit ?? Infinity;
+  let printed = 0;
+  const print = (entry: Entry) => {
+    if (printed >= limit) return;
+    if (query !== undefined) {
+      if (!query.match(entry)) return;
+      entry = query.apply(entry) as Entry;
+    }
+    printed++;
+    writer.line(format === 'jsonl' ? JSON.stringify(entry) : tableRow(entry));
+  };
+  const pipeline = createPipeline({ onEntry: print, nodeName: values.node ?? hostname(), settings: { maxBodyText, pairTimeoutSec } });
+  const progress = !values.quiet && !values['no-progress'] && err.isTTY ? createProgressBar(err) : undefined;
+
+  const started = process.hrtime.bigint();
+  let failure: Error | undefined;
+  try {
+    await readCaptureFile(file, pipeline.push, {
+      onProgress: progress,
+      beforeRead: () => writer.drained(),
+    });
+  } catch (e) {
+    failure = e as Error;
+  }
+  const summary = pipeline.finish();
+  await writer.end();
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  progress?.(-1, undefined);
+
+  if (!values.quiet) {
+    if (values['summary-json']) err.write(JSON.stringify({ file, ...summary, printed, seconds, error: failure?.message }) + '\n');
+    else err.write(formatSummary(file, summary, printed, seconds));
+  }
+  if (failure !== undefined) {
+    if (failure instanceof CaptureFileError) {
+      err.write(`tapline read: ${file}: ${failure.message} [${failure.code}]\n`);
+      return 1;
+    }
+    if ((failure as NodeJS.ErrnoException).code === 'ENOENT') {
+      err.write(`tapline read: ${file}: no such file\n`);
+      return 1;
+    }
+    throw failure;
+  }
+  return 0;
+}
+
+function positiveInt(text: string | undefined, fallback: number, flag: string, err: NodeJS.WriteStream): number | undefined {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) {
+    err.write(`tapline read: ${flag} must be a whole number ≥ 0, not ${JSON.stringify(text)}\n`);
+    return undefined;
+  }
+  return n;
+}
+
+export function formatSummary(file: string, s: PipelineSummary, printed: number, seconds: number): string {
+  const issues = Object.entries(s.issues)
+    .sort((a, b) => b[1] - a[1])
+    .map(([code, n]) => `${code} ${formatCount(n)}`);
+  const lines = [
+    `tapline read: ${file}`,
+    `  packets ${formatCount(s.packets)} (${formatBytes(s.bytes)})  flows ${formatCount(s.flows)}  entries ${formatCount(s.entries)}${printed !== s.entries ? ` (${formatCount(printed)} printed)` : ''}  gaps ${formatCount(s.gaps)} (${formatBytes(s.gapBytes)})`,
+    `  time ${seconds.toFixed(2)} s  ${formatCount(Math.round(s.packets / Math.max(seconds, 1e-9)))} packets/s  ${formatBytes(Math.round(s.bytes / Math.max(seconds, 1e-9)))}/s`,
+  ];
+  if (issues.length > 0) lines.push(`  issues ${issues.join(' · ')}`);
+  return lines.join('\n') + '\n';
+}
+
+/** A one-line bar on a terminal; called with done = -1 to clear it. */
+function createProgressBar(err: NodeJS.WriteStream): (done: number, total: number | undefined) => void {
+  let last = 0;
+  return (done, total) => {
+    if (done < 0) {
+      if (last !== 0) err.write('\r\x1b[K');
+      return;
+    }
+    const now = Date.now();
+    if (now - last < 200) return;
+    last = now;
+    if (total === undefined || total === 0) {
+      err.write(`\r\x1b[K  read ${formatBytes(done)}`);
+      return;
+    }
+    const width = 30;
+    const fill = Math.min(width, Math.round((done / total) * width));
+    err.write(`\r\x1b[K  [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${Math.floor((done / total) * 100)}%  ${formatBytes(done)} / ${formatBytes(total)}`);
+  };
+}

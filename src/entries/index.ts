@@ -1,0 +1,3 @@
+export type { Entry, EntryEndpoint } from './entry.js';
+export { createEntryBuilder } from './builder.js';
+export type { EntryBuilder, EntryBuilderOptions } from './builder.js';
