@@ -1,0 +1,166 @@
+// `npm run bench`: measures Tapline against tshark and tcpdump on the same
+// recorded capture, in the same run, on the same machine.
+//
+//   npm run bench                      every section on the ~240 MB capture
+//   npm run bench -- --only read       one section (comma-separated for several)
+//   npm run bench -- --size 1g         a ~1 GB capture made of shifted copies (the memory target)
+//   npm run bench -- --runs 5 --warmup 1 --list
+//
+// A section is one async function in SECTIONS below; add one to measure
+// something new. Results are printed and written to .cache/bench/last-run.json.
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from '../test/support/paths.js';
+import { benchCacheDir, describeCapture, ensureCapture, ensureScaledCapture, type CaptureSummary } from './record.js';
+import { GNU_TIME, measure, toolVersion, type Measurement } from './measure.js';
+
+export interface BenchContext {
+  capture: CaptureSummary;
+  size: CaptureSize;
+  runs: number;
+  warmup: number;
+  log(line: string): void;
+}
+
+export interface BenchSection {
+  name: string;
+  description: string;
+  /** Returns what is saved in last-run.json under the section's name. */
+  run(ctx: BenchContext): Promise<unknown>;
+}
+
+type CaptureSize = '200m' | '1g';
+
+/** Peak RSS Tapline must stay under while reading the 1 GB capture. */
+export const MEMORY_TARGET_MIB = 300;
+
+const taplineBin = join(repoRoot, 'bin', 'tapline.js');
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n);
+}
+
+function table(rows: Measurement[], capture: CaptureSummary): string[] {
+  const head = `${pad('tool', 10)} ${pad('seconds', 9, true)} ${pad('packets/s', 12, true)} ${pad('MB/s', 8, true)} ${pad('peak RSS MiB', 13, true)}  runs (s)`;
+  const lines = [head, '-'.repeat(head.length + 10)];
+  for (const m of rows) {
+    lines.push(
+      `${pad(m.label, 10)} ${pad(m.seconds.toFixed(2), 9, true)} ${pad(Math.round(capture.packets / m.seconds).toLocaleString('en-US'), 12, true)} ` +
+        `${pad((capture.bytes / 1e6 / m.seconds).toFixed(1), 8, true)} ${pad(m.peakRssMiB === null ? '-' : m.peakRssMiB.toFixed(0), 13, true)}  ${m.allSeconds.map((s) => s.toFixed(2)).join(' ')}`,
+    );
+  }
+  return lines;
+}
+
+/** Reading the whole capture: Tapline's `read` against tshark (HTTP+DNS fields) and tcpdump (one line per packet). */
+const readSection: BenchSection = {
+  name: 'read',
+  description: 'read the whole capture: tapline read vs tshark -Y "http or dns" -T fields vs tcpdump -n -r',
+  async run(ctx) {
+    const file = ctx.capture.file;
+    const opts = { runs: ctx.runs, warmup: ctx.warmup };
+    const rows: Measurement[] = [];
+    if (existsSync(taplineBin)) {
+      rows.push(await measure('tapline', process.execPath, [taplineBin, 'read', file], opts));
+    } else {
+      ctx.log(`  tapline: skipped, ${taplineBin} does not exist yet`);
+    }
+    rows.push(
+      await measure(
+        'tshark',
+        'tshark',
+        ['-r', file, '-Y', 'http or dns', '-T', 'fields', '-e', 'http.request.method', '-e', 'http.request.uri', '-e', 'http.response.code', '-e', 'dns.qry.name'],
+        opts,
+      ),
+    );
+    rows.push(await measure('tcpdump', 'tcpdump', ['-n', '-r', file], opts));
+    for (const l of table(rows, ctx.capture)) ctx.log(`  ${l}`);
+
+    const by = new Map(rows.map((r) => [r.label, r]));
+    const tapline = by.get('tapline');
+    const ratios: Record<string, number> = {};
+    if (tapline) {
+      for (const other of ['tshark', 'tcpdump']) {
+        const o = by.get(other)!;
+        ratios[`tapline/${other}`] = o.seconds / tapline.seconds;
+        ctx.log(`  tapline throughput = ${(o.seconds / tapline.seconds).toFixed(2)} x ${other}'s`);
+      }
+      if (ctx.size === '1g' && tapline.peakRssMiB !== null) {
+        const ok = tapline.peakRssMiB < MEMORY_TARGET_MIB;
+        ctx.log(`  memory target (< ${MEMORY_TARGET_MIB} MiB on 1 GB): ${ok ? 'met' : 'MISSED'} at ${tapline.peakRssMiB.toFixed(0)} MiB`);
+      }
+    }
+    return { measurements: rows, ratios };
+  },
+};
+
+/** Every section, in the order they run. */
+export const SECTIONS: BenchSection[] = [readSection];
+
+interface Args {
+  only: string[] | null;
+  size: CaptureSize;
+  runs: number | null;
+  warmup: number;
+  list: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { only: null, size: '200m', runs: null, warmup: 1, list: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = (): string => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--only') a.only = v().split(',').filter(Boolean);
+    else if (k === '--size') {
+      const s = v().toLowerCase();
+      if (s !== '200m' && s !== '1g') throw new Error(`--size is 200m or 1g, not ${s}`);
+      a.size = s;
+    } else if (k === '--runs') a.runs = Math.max(1, Number(v()));
+    else if (k === '--warmup') a.warmup = Math.max(0, Number(v()));
+    else if (k === '--list') a.list = true;
+    else throw new Error(`unknown argument ${k} (try --only, --size, --runs, --warmup, --list)`);
+  }
+  return a;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.list) {
+    for (const s of SECTIONS) console.log(`${s.name.padEnd(10)} ${s.description}`);
+    return;
+  }
+  const chosen = args.only ? SECTIONS.filter((s) => args.only!.includes(s.name)) : SECTIONS;
+  const unknown = (args.only ?? []).filter((n) => !SECTIONS.some((s) => s.name === n));
+  if (unknown.length) throw new Error(`no bench section ${unknown.join(', ')}; there are: ${SECTIONS.map((s) => s.name).join(', ')}`);
+
+  const log = (l: string): void => console.log(l);
+  let capture = await ensureCapture(log);
+  if (args.size === '1g') capture = ensureScaledCapture(capture, 1000 * 1000 * 1000, '1g', log);
+  const runs = args.runs ?? (args.size === '1g' ? 1 : 3);
+  log(describeCapture(capture));
+  log(`machine   node ${process.version}; ${toolVersion('tshark')}; ${toolVersion('tcpdump')}`);
+  log(`timing    median of ${runs} run(s) after ${args.warmup} warm-up; peak RSS ${existsSync(GNU_TIME) ? `from ${GNU_TIME}` : 'not measured (install Debian package "time")'}`);
+
+  const results: Record<string, unknown> = {};
+  const ctx: BenchContext = { capture, size: args.size, runs, warmup: args.warmup, log };
+  for (const s of chosen) {
+    log(`\n[${s.name}] ${s.description}`);
+    results[s.name] = await s.run(ctx);
+  }
+  const out = join(benchCacheDir, 'last-run.json');
+  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), capture, runs, results }, null, 2) + '\n');
+  log(`\nresults written to ${out}`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    console.error(`bench: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}
