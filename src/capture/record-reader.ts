@@ -10,8 +10,9 @@ export interface CaptureLimits {
    */
   maxPacketBytes: number;
   /**
-   * Largest pcapng block accepted. Default 16 MiB (Wireshark's own cap). Bounds the
-   * carry buffer a block split across chunks can need (`pcapng.bad_block_length`).
+   * Largest pcapng block accepted. Default 16 MiB: far above any packet block within
+   * maxPacketBytes, and it bounds the carry buffer that a block split across chunks
+   * can need (`pcapng.bad_block_length`).
    */
   maxBlockBytes: number;
 }
