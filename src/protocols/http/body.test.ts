@@ -1,0 +1,69 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
+import { BodyCollector, CODING_BR, CODING_DEFLATE, CODING_GZIP, codingOf, isTextMime, utf8Prefix } from './body.js';
+
+const limits = { maxDecodedBytes: 1 << 30 };
+
+function feed(c: BodyCollector, data: Buffer, step: number): void {
+  for (let i = 0; i < data.length; i += step) c.write(data, i, Math.min(data.length, i + step));
+}
+
+describe('http body collector', () => {
+  const text = Buffer.from('All work and no play makes Jack a dull boy. '.repeat(3000)); // 132000 bytes
+  const cases: [string, number, Buffer][] = [
+    ['gzip', CODING_GZIP, zlib.gzipSync(text)],
+    ['deflate', CODING_DEFLATE, zlib.deflateSync(text)],
+    ['raw deflate', CODING_DEFLATE, zlib.deflateRawSync(text)],
+    ['br', CODING_BR, zlib.brotliCompressSync(text)],
+  ];
+  for (const [name, coding, wire] of cases) {
+    test(`${name}: any input split gives the same prefix and the full size`, () => {
+      for (const step of [1, 3, 7, 64, 1000, wire.length]) {
+        const c = new BodyCollector(100, coding, 0, limits);
+        feed(c, wire, step);
+        const r = c.finish(true);
+        assert.deepEqual([r.size, r.kept.toString(), r.truncated, r.issues], [text.length, text.subarray(0, 100).toString(), true, null], `step ${step}`);
+      }
+    });
+
+    test(`${name}: a stream cut short is bad_content_encoding when the body is said complete`, () => {
+      const c = new BodyCollector(1 << 20, coding, 0, limits);
+      c.write(wire, 0, wire.length - 8);
+      assert.deepEqual(c.finish(true).issues, ['http.bad_content_encoding']);
+    });
+  }
+
+  test('gzip ISIZE read across 1-byte writes is the size (RFC 1952 2.3.1)', () => {
+    const wire = zlib.gzipSync(text);
+    const c = new BodyCollector(10, CODING_GZIP, 0, limits);
+    feed(c, wire, 1);
+    assert.equal(c.finish(true).size, 132_000);
+  });
+
+  test('a gap stops decoding and marks the body', () => {
+    const wire = zlib.gzipSync(text);
+    const c = new BodyCollector(1 << 20, CODING_GZIP, 0, limits);
+    c.write(wire, 0, 100);
+    c.gap();
+    c.write(wire, 200, wire.length);
+    const r = c.finish(false);
+    assert.deepEqual([r.truncated, r.issues], [true, ['tcp.gap']]);
+    assert.ok(r.size < text.length);
+  });
+
+  test('content codings and text media types', () => {
+    assert.deepEqual(['gzip', 'X-GZIP', ' br ', 'deflate', 'identity', '', 'compress'].map(codingOf), [1, 1, 3, 2, 0, 0, 4]);
+    assert.deepEqual(
+      ['text/html; charset=utf-8', 'application/problem+json', 'application/json', 'image/svg+xml', 'image/png', 'application/octet-stream'].map(isTextMime),
+      [true, true, true, true, false, false],
+    );
+  });
+
+  test('utf8Prefix drops a character cut in half only when cut', () => {
+    const euro = Buffer.from('x€', 'utf8'); // 78 e2 82 ac
+    assert.equal(utf8Prefix(euro.subarray(0, 3), true), 'x');
+    assert.equal(utf8Prefix(euro, true), 'x€');
+    assert.equal(utf8Prefix(euro.subarray(0, 3), false), 'x\ufffd');
+  });
+});

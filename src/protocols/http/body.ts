@@ -1,0 +1,283 @@
+/**
+ * One message body as it streams past: decoded (gzip, deflate, br), counted, and only
+ * its first `cap` decoded bytes kept. A large body is never held whole.
+ */
+import zlib from 'node:zlib';
+import { addIssue } from './head.js';
+
+/**
+ * Node offers no public synchronous *streaming* inflate: the stream classes answer
+ * asynchronously and `inflateSync` wants the whole input. The zlib handle behind every
+ * stream class has the synchronous `writeSync` that `inflateSync` itself loops over, so
+ * the decoder drives it directly, one call per input slice, into one shared output buffer.
+ */
+interface ZlibHandle {
+  writeSync(flush: number, input: Buffer, inOff: number, inLen: number, out: Buffer, outOff: number, outLen: number): void;
+  onerror: (message: string, errno: number, code?: string) => void;
+}
+interface ZlibInternals {
+  _handle: ZlibHandle | null;
+  _writeState: Uint32Array;
+  close(): void;
+}
+
+const OUT = Buffer.allocUnsafe(64 * 1024);
+/** The stream's own output buffer is never used (output goes to OUT): make it the smallest allowed. */
+const TINY = { chunkSize: zlib.constants.Z_MIN_CHUNK };
+const EMPTY = Buffer.alloc(0);
+
+export const CODING_NONE = 0;
+export const CODING_GZIP = 1;
+export const CODING_DEFLATE = 2;
+export const CODING_BR = 3;
+/** An encoding this parser does not decode: the raw bytes are kept. */
+export const CODING_UNKNOWN = 4;
+
+/** Content-Encoding value → coding. RFC 9110 8.4.1.3: "x-gzip ... SHOULD be considered as equivalent to gzip". */
+export function codingOf(contentEncoding: string): number {
+  if (contentEncoding === '') return CODING_NONE;
+  const v = contentEncoding.trim().toLowerCase();
+  switch (v) {
+    case 'identity':
+      return CODING_NONE;
+    case 'gzip':
+    case 'x-gzip':
+      return CODING_GZIP;
+    case 'deflate':
+      return CODING_DEFLATE;
+    case 'br':
+      return CODING_BR;
+    default:
+      return CODING_UNKNOWN;
+  }
+}
+
+export interface BodyLimits {
+  /** Decoded bytes produced per body before decoding stops (a decompression bomb). */
+  maxDecodedBytes: number;
+}
+
+export interface BodyResult {
+  /** Decoded bytes (for gzip cut at the cap: the ISIZE trailer). */
+  size: number;
+  kept: Buffer;
+  truncated: boolean;
+  /** The kept bytes are still content-coded (an encoding this parser does not decode). */
+  raw: boolean;
+  issues: string[] | null;
+}
+
+export class BodyCollector {
+  /** Decoded bytes seen. */
+  private decoded = 0;
+  private kept: Buffer | null = null;
+  private keptLen = 0;
+  private engine: ZlibInternals | null = null;
+  private failed = false;
+  /** gzip cut at the cap: the rest is not decoded and the size comes from ISIZE. */
+  private stopped = false;
+  private gapped = false;
+  private decodeLimitHit = false;
+  private readonly tail = Buffer.alloc(4);
+  private tailLen = 0;
+  private coding: number;
+  issues: string[] | null = null;
+
+  constructor(
+    private readonly cap: number,
+    coding: number,
+    private readonly sizeHint: number,
+    private readonly limits: BodyLimits,
+  ) {
+    this.coding = coding;
+    if (coding === CODING_UNKNOWN) this.issues = addIssue(this.issues, 'http.unsupported_content_encoding');
+  }
+
+  write(buf: Buffer, start: number, end: number): void {
+    if (start >= end) return;
+    const c = this.coding;
+    if (c === CODING_NONE || c === CODING_UNKNOWN || this.failed) {
+      if (!this.failed) this.decoded += end - start;
+      this.keep(buf, start, end);
+      return;
+    }
+    if (c === CODING_GZIP) this.keepTail(buf, start, end);
+    if (this.stopped || this.gapped) return;
+    if (this.engine === null) this.engine = this.open(buf[start]);
+    this.inflate(buf, start, end, c === CODING_BR ? zlib.constants.BROTLI_OPERATION_PROCESS : zlib.constants.Z_NO_FLUSH);
+  }
+
+  /** `length` bytes of the body were not captured. */
+  gap(): void {
+    this.gapped = true;
+    this.issues = addIssue(this.issues, 'tcp.gap');
+    this.closeEngine();
+  }
+
+  /** `complete`: the body ended where its framing said (no gap, not cut by close). */
+  finish(complete: boolean): BodyResult {
+    if (this.engine !== null && !this.failed && !this.stopped && complete && !this.gapped) {
+      // A stream that stops before its end is corrupt: Z_FINISH on no more input says so.
+      const flush = this.coding === CODING_BR ? zlib.constants.BROTLI_OPERATION_FINISH : zlib.constants.Z_FINISH;
+      this.inflate(EMPTY, 0, 0, flush);
+    }
+    this.closeEngine();
+    let size = this.decoded;
+    if (this.stopped && complete && !this.gapped && this.tailLen === 4) {
+      // RFC 1952 2.3.1: "ISIZE (Input SIZE) This contains the size of the original
+      // (uncompressed) input data modulo 2^32."
+      const isize = this.tail.readUInt32LE(0);
+      if (isize >= size) size = isize;
+    }
+    const truncated = this.stopped || this.gapped || this.failed || size > this.keptLen;
+    const kept = this.kept === null ? EMPTY : this.kept.subarray(0, this.keptLen);
+    return { size, kept, truncated, raw: this.coding === CODING_UNKNOWN, issues: this.issues };
+  }
+
+  /** Frees the native decoder (the flow ended before the body did). */
+  dispose(): void {
+    this.closeEngine();
+  }
+
+  private open(firstByte: number): ZlibInternals {
+    let stream: zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress;
+    if (this.coding === CODING_GZIP) stream = zlib.createGunzip(TINY);
+    else if (this.coding === CODING_BR) stream = zlib.createBrotliDecompress(TINY);
+    // RFC 9110 8.4.1.2: "deflate ... a "zlib" data format [RFC1950] containing a "deflate"
+    // compressed data stream"; some servers send the raw stream, told apart by the zlib
+    // header (CM = 8 in the low nibble of the first byte).
+    else if ((firstByte & 0x0f) === 8) stream = zlib.createInflate(TINY);
+    else stream = zlib.createInflateRaw(TINY);
+    const engine = stream as unknown as ZlibInternals;
+    engine._handle!.onerror = () => {
+      this.failed = true;
+    };
+    return engine;
+  }
+
+  private inflate(buf: Buffer, start: number, end: number, flush: number): void {
+    const engine = this.engine!;
+    const handle = engine._handle!;
+    const state = engine._writeState;
+    let inOff = start;
+    let inLen = end - start;
+    for (;;) {
+      handle.writeSync(flush, buf, inOff, inLen, OUT, 0, OUT.length);
+      if (this.failed) {
+        this.issues = addIssue(this.issues, 'http.bad_content_encoding');
+        this.closeEngine();
+        return;
+      }
+      const outLeft = state[0];
+      const inLeft = state[1];
+      const have = OUT.length - outLeft;
+      if (have > 0) {
+        this.decoded += have;
+        this.keep(OUT, 0, have);
+        if (this.decoded > this.cap && this.coding === CODING_GZIP) {
+          // The kept prefix is full; the size will come from ISIZE, so stop inflating.
+          this.stopped = true;
+          this.closeEngine();
+          return;
+        }
+        if (this.decoded >= this.limits.maxDecodedBytes) {
+          this.decodeLimitHit = true;
+          this.stopped = true;
+          this.issues = addIssue(this.issues, 'http.decode_limit');
+          this.closeEngine();
+          return;
+        }
+      }
+      inOff += inLen - inLeft;
+      inLen = inLeft;
+      if (outLeft !== 0) return; // the output had room: all input that could be used was used
+    }
+  }
+
+  private closeEngine(): void {
+    if (this.engine !== null) {
+      this.engine.close();
+      this.engine = null;
+    }
+  }
+
+  private keep(buf: Buffer, start: number, end: number): void {
+    const room = this.cap - this.keptLen;
+    if (room <= 0) return;
+    const n = Math.min(room, end - start);
+    if (this.kept === null) {
+      const hint = this.sizeHint > 0 && this.coding === CODING_NONE ? this.sizeHint : 4096;
+      this.kept = Buffer.allocUnsafe(Math.min(this.cap, Math.max(hint, n)));
+    } else if (this.kept.length < this.keptLen + n) {
+      const grown = Buffer.allocUnsafe(Math.min(this.cap, Math.max(this.kept.length * 2, this.keptLen + n)));
+      this.kept.copy(grown, 0, 0, this.keptLen);
+      this.kept = grown;
+    }
+    buf.copy(this.kept, this.keptLen, start, start + n);
+    this.keptLen += n;
+  }
+
+  private keepTail(buf: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (n >= 4) {
+      buf.copy(this.tail, 0, end - 4, end);
+      this.tailLen = 4;
+    } else {
+      const keepOld = Math.min(this.tailLen, 4 - n);
+      this.tail.copy(this.tail, 0, this.tailLen - keepOld, this.tailLen);
+      buf.copy(this.tail, keepOld, start, end);
+      this.tailLen = keepOld + n;
+    }
+  }
+}
+
+/** RFC 2046 / RFC 6838 media types whose bodies are text. */
+export function isTextMime(contentType: string): boolean {
+  let end = contentType.indexOf(';');
+  if (end === -1) end = contentType.length;
+  const t = contentType.slice(0, end).trim().toLowerCase();
+  if (t.startsWith('text/')) return true;
+  if (t.endsWith('+json') || t.endsWith('+xml')) return true;
+  switch (t) {
+    case 'application/json':
+    case 'application/xml':
+    case 'application/javascript':
+    case 'application/ecmascript':
+    case 'application/x-javascript':
+    case 'application/x-www-form-urlencoded':
+    case 'application/graphql':
+    case 'application/x-ndjson':
+    case 'application/yaml':
+    case 'application/x-yaml':
+    case 'application/sql':
+    case 'image/svg+xml':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** No Content-Type: text when the first bytes hold no control bytes but TAB, CR, LF. */
+export function looksLikeText(buf: Buffer): boolean {
+  const n = Math.min(buf.length, 512);
+  for (let i = 0; i < n; i++) {
+    const c = buf[i];
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+    if (c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** UTF-8 text of a prefix cut at the cap, without a half character at the end. */
+export function utf8Prefix(buf: Buffer, cut: boolean): string {
+  let end = buf.length;
+  if (cut && end > 0) {
+    // Step back over continuation bytes to the lead byte of the last character.
+    let i = end - 1;
+    while (i > 0 && end - i < 4 && (buf[i] & 0xc0) === 0x80) i--;
+    const lead = buf[i];
+    const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (end - i < need) end = i;
+  }
+  return buf.toString('utf8', 0, end);
+}
