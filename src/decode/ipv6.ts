@@ -64,9 +64,11 @@ function walkExtensionHeaders(s: LayerState, next: number): number {
       case FRAGMENT:
         return fragment(s);
       case ESP:
+        s.out.ipProto = next;
         // RFC 4303: everything after the ESP header is encrypted.
         return s.fail(Outcome.OTHER_TRANSPORT, 'ip.other_protocol');
       case NO_NEXT_HEADER:
+        s.out.ipProto = next;
         // RFC 8200 4.7: "There is nothing following this header".
         return s.fail(Outcome.OTHER_TRANSPORT, 'ip.other_protocol');
       default:

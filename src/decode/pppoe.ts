@@ -1,9 +1,10 @@
-import { Next, Outcome, type LayerState } from './state.js';
+import { nextForPppProtocol } from './ppp.js';
+import { Outcome, type LayerState } from './state.js';
 
 /**
  * PPPoE session stage (RFC 2516 4): VER (4 bits) = 1, TYPE (4 bits) = 1, CODE = 0x00,
  * SESSION_ID (2), LENGTH (2) "the length of the PPPoE payload", then the PPP protocol
- * field (RFC 1661): 0x0021 IPv4, 0x0057 IPv6 (RFC 5072).
+ * field (RFC 1661), two bytes here.
  */
 export function decodePppoe(s: LayerState): number {
   if (s.end - s.off < 8) return s.fail(Outcome.TRUNCATED, 'pppoe.truncated');
@@ -16,7 +17,5 @@ export function decodePppoe(s: LayerState): number {
   s.wantEnd = payloadStart + length;
   if (s.end > s.wantEnd) s.end = s.wantEnd;
   s.off += 8;
-  if (proto === 0x0021) return Next.IPV4;
-  if (proto === 0x0057) return Next.IPV6;
-  return s.fail(Outcome.NON_IP, 'link.non_ip');
+  return nextForPppProtocol(s, proto);
 }
