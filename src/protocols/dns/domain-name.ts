@@ -26,15 +26,29 @@ const ESCAPES: string[] = (() => {
   return out;
 })();
 
+// Each byte as a one-character string, so short labels are built without a native call.
+const CHARS: string[] = Array.from({ length: 256 }, (_, b) => String.fromCharCode(b));
+
+/** Labels up to this length are built a character at a time (cheaper than Buffer#toString for short ones). */
+const SHORT_LABEL = 24;
+
 /** One label as text, '.' and unprintable bytes escaped like dig (`\046`, `\000`). */
 export function labelText(buf: Buffer, start: number, end: number): string {
   let i = start;
+  if (end - start <= SHORT_LABEL) {
+    let out = '';
+    for (; i < end; i++) {
+      const esc = ESCAPES[buf[i]];
+      out += esc === '' ? CHARS[buf[i]] : esc;
+    }
+    return out;
+  }
   while (i < end && ESCAPES[buf[i]] === '') i++;
   if (i === end) return buf.toString('latin1', start, end);
   let out = buf.toString('latin1', start, i);
   for (; i < end; i++) {
     const esc = ESCAPES[buf[i]];
-    out += esc === '' ? String.fromCharCode(buf[i]) : esc;
+    out += esc === '' ? CHARS[buf[i]] : esc;
   }
   return out;
 }
