@@ -21,6 +21,13 @@ export class BlockWriter {
     if (this.size >= this.blockSize) this.flush();
   }
 
+  /** Text made of whole lines (each ending in a newline). */
+  text(block: string): void {
+    this.parts.push(block);
+    this.size += block.length;
+    if (this.size >= this.blockSize) this.flush();
+  }
+
   flush(): void {
     if (this.size === 0) return;
     const block = this.parts.join('');

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readCaptureFile, CaptureFileError } from '../capture/index.js';
-import { createPipeline, type PipelineSummary } from '../pipeline/index.js';
-import type { Entry } from '../entries/index.js';
+import { availableParallelism } from 'node:os';
+import { createParallelPipeline, createPipeline, type PipelineSummary } from '../pipeline/index.js';
 import { compile, KflError, formatKflError } from '../kfl/index.js';
+import { createEntryPrinter } from './entry-printer.js';
 import { BlockWriter, formatBytes, formatCount } from './output.js';
 import { tableHeader, tableRow } from './table.js';
 
@@ -24,6 +25,8 @@ Options:
                          (default 65536)
   --pair-timeout SEC     seconds a request waits for its response before it is an entry of
                          its own with error.type "pair-not-found" (default 10)
+  --workers N            dissection threads beside the reading thread; 0 dissects on the
+                         reading thread (default: cores - 1, at least 1)
   --quiet                no summary on standard error
   --summary-json         the summary on standard error as one JSON object
   --no-progress          no progress bar (it is shown only when stderr is a terminal)
@@ -46,6 +49,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
         node: { type: 'string' },
         'max-body': { type: 'string' },
         'pair-timeout': { type: 'string' },
+        workers: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         'summary-json': { type: 'boolean', default: false },
         'no-progress': { type: 'boolean', default: false },
@@ -73,7 +77,8 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   }
   const maxBodyText = positiveInt(values['max-body'], 65536, '--max-body', err);
   const pairTimeoutSec = positiveInt(values['pair-timeout'], 10, '--pair-timeout', err);
-  if (maxBodyText === undefined || pairTimeoutSec === undefined) return 2;
+  const workers = positiveInt(values.workers, Math.max(1, availableParallelism() - 1), '--workers', err);
+  if (maxBodyText === undefined || pairTimeoutSec === undefined || workers === undefined) return 2;
 
   let query: ReturnType<typeof compile> | undefined;
   if (values.kfl !== undefined) {
@@ -93,29 +98,62 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   if (format === 'table') writer.line(tableHeader());
   const limit = query?.limit ?? Infinity;
   let printed = 0;
-  const print = (entry: Entry) => {
-    if (printed >= limit) return;
-    if (query !== undefined) {
-      if (!query.match(entry)) return;
-      entry = query.apply(entry) as Entry;
+  const emit = (text: string, lines: number) => {
+    if (printed + lines > limit) {
+      // limit(n) counts entries across threads: keep the first lines that fit.
+      let cut = 0;
+      for (let k = printed; k < limit; k++) cut = text.indexOf('\n', cut) + 1;
+      text = text.slice(0, cut);
+      lines = limit - printed;
     }
-    printed++;
-    writer.line(format === 'jsonl' ? JSON.stringify(entry) : tableRow(entry));
+    if (lines <= 0) return;
+    printed += lines;
+    writer.text(text);
   };
-  const pipeline = createPipeline({ onEntry: print, nodeName: values.node ?? hostname(), settings: { maxBodyText, pairTimeoutSec } });
+  const flowSettings = { nodeName: values.node ?? hostname(), settings: { maxBodyText, pairTimeoutSec } };
+  const spec = { format: format as 'jsonl' | 'table', kfl: values.kfl };
   const progress = !values.quiet && !values['no-progress'] && err.isTTY ? createProgressBar(err) : undefined;
 
   const started = process.hrtime.bigint();
   let failure: Error | undefined;
-  try {
-    await readCaptureFile(file, pipeline.push, {
-      onProgress: progress,
-      beforeRead: () => writer.drained(),
+  let summary: PipelineSummary;
+  if (workers === 0) {
+    const printer = createEntryPrinter(spec);
+    const pipeline = createPipeline({ ...flowSettings, onEntry: printer.onEntry });
+    const pass = () => {
+      const o = printer.take();
+      if (o !== undefined) emit(o.text, o.lines);
+      return writer.drained();
+    };
+    try {
+      await readCaptureFile(file, pipeline.push, { onProgress: progress, beforeRead: pass });
+    } catch (e) {
+      failure = e as Error;
+    }
+    summary = pipeline.finish();
+    pass();
+  } else {
+    const pipeline = createParallelPipeline({
+      workers,
+      workerUrl: new URL('./read-worker.js', import.meta.url),
+      settings: flowSettings,
+      sinkData: spec,
+      onOutput: emit,
     });
-  } catch (e) {
-    failure = e as Error;
+    try {
+      await readCaptureFile(file, pipeline.push, {
+        onProgress: progress,
+        beforeRead: () => {
+          const a = pipeline.drained();
+          const b = writer.drained();
+          return a && b ? Promise.all([a, b]).then(() => undefined) : (a ?? b);
+        },
+      });
+    } catch (e) {
+      failure = e as Error;
+    }
+    summary = await pipeline.finish();
   }
-  const summary = pipeline.finish();
   await writer.end();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   progress?.(-1, undefined);

@@ -1,2 +1,4 @@
-export { createPipeline } from './pipeline.js';
-export type { Pipeline, PipelineOptions, PipelineSummary } from './pipeline.js';
+export { createPipeline, createFlowPipeline } from './pipeline.js';
+export type { Pipeline, PipelineOptions, PipelineSummary, FlowPipeline, FlowPipelineSettings } from './pipeline.js';
+export { createParallelPipeline, serveFlowWorker } from './parallel.js';
+export type { ParallelOptions, ParallelPipeline, EntrySink } from './parallel.js';

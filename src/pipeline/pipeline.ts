@@ -1,7 +1,7 @@
 import { IssueCounter } from '../common/issues.js';
 import type { RawPacket } from '../capture/types.js';
 import { createDecoder } from '../decode/index.js';
-import type { DecodeLimits } from '../decode/types.js';
+import type { DecodedPacket, DecodeLimits } from '../decode/types.js';
 import { createFlowTable } from '../reassembly/index.js';
 import type { ReassemblyLimits } from '../reassembly/types.js';
 import { registry as defaultRegistry } from '../protocols/index.js';
@@ -10,15 +10,22 @@ import type { ProtocolRegistry } from '../protocols/registry.js';
 import { defaultParserSettings, type ParserSettings } from '../protocols/types.js';
 import { createEntryBuilder, type Entry } from '../entries/index.js';
 
-export interface PipelineOptions {
-  onEntry(entry: Entry): void;
+/** Settings of the stages after decoding; plain data, so they can cross to a worker thread. */
+export interface FlowPipelineSettings {
   nodeName?: string;
-  registry?: ProtocolRegistry;
   settings?: Partial<ParserSettings>;
-  decodeLimits?: Partial<DecodeLimits>;
   reassemblyLimits?: Partial<ReassemblyLimits>;
   protocolLimits?: Record<string, Record<string, number>>;
   detection?: Partial<DetectionLimits>;
+  /** Stream ids are `streamIdStart + k * streamIdStep`: threads sharing a capture never clash. */
+  streamIdStart?: number;
+  streamIdStep?: number;
+}
+
+export interface PipelineOptions extends FlowPipelineSettings {
+  onEntry(entry: Entry): void;
+  registry?: ProtocolRegistry;
+  decodeLimits?: Partial<DecodeLimits>;
 }
 
 export interface PipelineSummary {
@@ -33,6 +40,13 @@ export interface PipelineSummary {
   issues: Record<string, number>;
 }
 
+export interface FlowPipeline {
+  add(packet: DecodedPacket): void;
+  /** End of input: close every flow and emit what is pending. */
+  finish(): Omit<PipelineSummary, 'packets' | 'bytes'>;
+  readonly issues: IssueCounter;
+}
+
 export interface Pipeline {
   /** One captured packet, in capture order. */
   push(packet: RawPacket): void;
@@ -41,16 +55,17 @@ export interface Pipeline {
   readonly issues: IssueCounter;
 }
 
-/** source → decode → flows/reassembly → protocol detection and parsers → entries. */
-export function createPipeline(opts: PipelineOptions): Pipeline {
-  const issues = new IssueCounter();
+/** flows/reassembly → protocol detection and parsers → entries. */
+export function createFlowPipeline(opts: FlowPipelineSettings & { onEntry(entry: Entry): void; registry?: ProtocolRegistry; issues?: IssueCounter }): FlowPipeline {
+  const issues = opts.issues ?? new IssueCounter();
   const build = createEntryBuilder({ nodeName: opts.nodeName ?? 'local' });
-  let entries = 0;
   const onEntry = opts.onEntry;
-  const decoder = createDecoder({ limits: opts.decodeLimits, issues });
+  let entries = 0;
   const flows = createFlowTable({
     limits: opts.reassemblyLimits,
     issues,
+    firstStreamId: opts.streamIdStart,
+    streamIdStep: opts.streamIdStep,
     createHandler: createDispatcher({
       registry: opts.registry ?? defaultRegistry,
       settings: { ...defaultParserSettings, ...opts.settings },
@@ -63,9 +78,24 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       },
     }),
   });
+  return {
+    issues,
+    add: (p) => flows.add(p),
+    finish() {
+      flows.flush();
+      const s = flows.stats;
+      return { flows: s.flowsSeen, entries, gaps: s.gaps, gapBytes: s.gapBytes, issues: issues.toJSON() };
+    },
+  };
+}
+
+/** source → decode → flows/reassembly → protocol detection and parsers → entries, on this thread. */
+export function createPipeline(opts: PipelineOptions): Pipeline {
+  const issues = new IssueCounter();
+  const decoder = createDecoder({ limits: opts.decodeLimits, issues });
+  const flows = createFlowPipeline({ ...opts, issues });
   let packets = 0;
   let bytes = 0;
-
   return {
     issues,
     push(packet) {
@@ -75,9 +105,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (decoded !== null) flows.add(decoded);
     },
     finish() {
-      flows.flush();
-      const s = flows.stats;
-      return { packets, bytes, flows: s.flows, entries, gaps: s.gaps, gapBytes: s.gapBytes, issues: issues.toJSON() };
+      return { packets, bytes, ...flows.finish() };
     },
   };
 }

@@ -65,5 +65,5 @@ export const defaultReassemblyLimits: ReassemblyLimits = {
   maxBufferedTotal: 256 << 20,
   tcpIdleTimeoutSec: 120,
   udpIdleTimeoutSec: 30,
-  closeLingerSec: 0,
+  closeLingerSec: 2,
 };

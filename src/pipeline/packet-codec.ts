@@ -1,0 +1,180 @@
+import type { DecodedPacket } from '../decode/types.js';
+
+/**
+ * Decoded packets cross from the decoding thread to the dissecting threads packed into
+ * transferable batches: one ArrayBuffer holds many records, never one message per packet.
+ *
+ * Record layout (little endian):
+ *   0 u32 record length   4 f64 tsSec   12 u32 tsNsec
+ *  16 u8 ipVersion  17 u8 ipProto  18 u8 tcpFlags  19 u8 bits (1 truncated, 2 vxlan, 4 geneve)
+ *  20 u16 srcPort   22 u16 dstPort  24 u32 seq  28 u32 ack  32 u16 window
+ *  34 u8 srcIp length  35 u8 dstIp length  36 u32 tunnelId  40 u32 wireLen
+ *  44 u8 vlan count  45 u8 issue count  46 u16 reserved  48 u32 payload length
+ *  52 srcIp, dstIp (ASCII), vlans (u16 each), issues (u8 length + ASCII each), payload
+ */
+const FIXED = 52;
+
+export class BatchWriter {
+  private buf: Buffer;
+  private view: DataView;
+  private pos = 0;
+  count = 0;
+
+  constructor(private readonly capacity: number) {
+    this.buf = Buffer.allocUnsafe(capacity);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+
+  /** Bytes a record for `p` takes. */
+  static sizeOf(p: DecodedPacket): number {
+    let n = FIXED + p.srcIp.length + p.dstIp.length + 2 * p.vlans.length + p.payload.length;
+    for (const issue of p.issues) n += 1 + Math.min(issue.length, 255);
+    return n;
+  }
+
+  /** Appends `p`; false when it does not fit (take() the batch, then append again). */
+  append(p: DecodedPacket): boolean {
+    const size = BatchWriter.sizeOf(p);
+    if (this.pos + size > this.capacity) {
+      if (this.pos > 0) return false;
+      this.grow(size); // a record larger than a batch gets a batch of its own
+    }
+    const v = this.view;
+    const b = this.buf;
+    const o = this.pos;
+    v.setUint32(o, size, true);
+    v.setFloat64(o + 4, p.tsSec, true);
+    v.setUint32(o + 12, p.tsNsec, true);
+    b[o + 16] = p.ipVersion;
+    b[o + 17] = p.ipProto;
+    b[o + 18] = p.tcpFlags;
+    b[o + 19] = (p.truncated ? 1 : 0) | (p.tunnel === 'vxlan' ? 2 : p.tunnel === 'geneve' ? 4 : 0);
+    v.setUint16(o + 20, p.srcPort, true);
+    v.setUint16(o + 22, p.dstPort, true);
+    v.setUint32(o + 24, p.seq >>> 0, true);
+    v.setUint32(o + 28, p.ack >>> 0, true);
+    v.setUint16(o + 32, p.window & 0xffff, true);
+    b[o + 34] = p.srcIp.length;
+    b[o + 35] = p.dstIp.length;
+    v.setUint32(o + 36, p.tunnelId >>> 0, true);
+    v.setUint32(o + 40, p.wireLen >>> 0, true);
+    b[o + 44] = p.vlans.length;
+    b[o + 45] = p.issues.length;
+    v.setUint32(o + 48, p.payload.length, true);
+    let w = o + FIXED;
+    w += b.write(p.srcIp, w, 'latin1');
+    w += b.write(p.dstIp, w, 'latin1');
+    for (const id of p.vlans) {
+      v.setUint16(w, id, true);
+      w += 2;
+    }
+    for (const issue of p.issues) {
+      const n = Math.min(issue.length, 255);
+      b[w++] = n;
+      w += b.write(issue.slice(0, n), w, 'latin1');
+    }
+    p.payload.copy(b, w);
+    this.pos = o + size;
+    this.count++;
+    return true;
+  }
+
+  get bytes(): number {
+    return this.pos;
+  }
+
+  /** The filled part as a transferable ArrayBuffer; the writer starts a new batch. */
+  take(): ArrayBuffer {
+    const out = this.buf.buffer.slice(this.buf.byteOffset, this.buf.byteOffset + this.pos) as ArrayBuffer;
+    this.pos = 0;
+    this.count = 0;
+    if (this.buf.length !== this.capacity) this.grow(this.capacity);
+    return out;
+  }
+
+  private grow(size: number): void {
+    this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+  }
+}
+
+/** Calls `onPacket` with one reused DecodedPacket per record; payloads are views of `batch`. */
+export function readBatch(batch: ArrayBuffer, p: DecodedPacket, onPacket: (p: DecodedPacket) => void): void {
+  const b = Buffer.from(batch);
+  const v = new DataView(batch);
+  let o = 0;
+  while (o + FIXED <= b.length) {
+    const size = v.getUint32(o, true);
+    p.tsSec = v.getFloat64(o + 4, true);
+    p.tsNsec = v.getUint32(o + 12, true);
+    p.ipVersion = b[o + 16] as 0 | 4 | 6;
+    p.ipProto = b[o + 17];
+    p.tcpFlags = b[o + 18];
+    const bits = b[o + 19];
+    p.truncated = (bits & 1) !== 0;
+    p.tunnel = bits & 2 ? 'vxlan' : bits & 4 ? 'geneve' : '';
+    p.srcPort = v.getUint16(o + 20, true);
+    p.dstPort = v.getUint16(o + 22, true);
+    p.seq = v.getUint32(o + 24, true);
+    p.ack = v.getUint32(o + 28, true);
+    p.window = v.getUint16(o + 32, true);
+    const srcLen = b[o + 34];
+    const dstLen = b[o + 35];
+    p.tunnelId = v.getUint32(o + 36, true);
+    p.wireLen = v.getUint32(o + 40, true);
+    const vlanCount = b[o + 44];
+    const issueCount = b[o + 45];
+    const payloadLen = v.getUint32(o + 48, true);
+    let r = o + FIXED;
+    p.srcIp = b.toString('latin1', r, r + srcLen);
+    r += srcLen;
+    p.dstIp = b.toString('latin1', r, r + dstLen);
+    r += dstLen;
+    p.vlans.length = 0;
+    for (let i = 0; i < vlanCount; i++, r += 2) p.vlans.push(v.getUint16(r, true));
+    if (p.issues.length > 0) p.issues = [];
+    for (let i = 0; i < issueCount; i++) {
+      const n = b[r++];
+      p.issues.push(b.toString('latin1', r, r + n));
+      r += n;
+    }
+    p.payload = b.subarray(r, r + payloadLen);
+    onPacket(p);
+    o += size;
+  }
+}
+
+export function emptyDecodedPacket(): DecodedPacket {
+  return {
+    tsSec: 0,
+    tsNsec: 0,
+    ipVersion: 0,
+    srcIp: '',
+    dstIp: '',
+    ipProto: 0,
+    srcPort: 0,
+    dstPort: 0,
+    tcpFlags: 0,
+    seq: 0,
+    ack: 0,
+    window: 0,
+    payload: Buffer.alloc(0),
+    truncated: false,
+    vlans: [],
+    tunnel: '',
+    tunnelId: 0,
+    wireLen: 0,
+    issues: [],
+  };
+}
+
+/** Both directions of a connection give the same value: the flow's thread. */
+export function symmetricFlowHash(p: DecodedPacket): number {
+  return (stringHash(p.srcIp) ^ stringHash(p.dstIp) ^ Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) ^ p.ipProto) >>> 0;
+}
+
+function stringHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h;
+}

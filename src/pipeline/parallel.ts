@@ -1,0 +1,179 @@
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { IssueCounter } from '../common/issues.js';
+import type { RawPacket } from '../capture/types.js';
+import { createDecoder } from '../decode/index.js';
+import type { DecodeLimits } from '../decode/types.js';
+import type { Entry } from '../entries/index.js';
+import { BatchWriter, emptyDecodedPacket, readBatch, symmetricFlowHash } from './packet-codec.js';
+import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } from './pipeline.js';
+
+/**
+ * Dissection on several threads, the way Suricata and Zeek scale: this thread reads and
+ * decodes; each decoded packet goes, by a symmetric flow hash, to one of N worker threads
+ * (both directions of a connection on the same one), packed in transferable batches.
+ * Each worker reassembles, dissects and turns its entries into output text.
+ */
+export interface ParallelOptions {
+  workers: number;
+  /** The worker module: it calls `serveFlowWorker`. */
+  workerUrl: URL;
+  settings: FlowPipelineSettings;
+  /** Passed to the worker's sink factory (plain data). */
+  sinkData: unknown;
+  decodeLimits?: Partial<DecodeLimits>;
+  /** Output text from a worker (whole lines), with its number of lines. */
+  onOutput(text: string, lines: number): void;
+  /** Bytes per batch (default 256 KiB) and batches in flight per worker before `drained()` waits (default 8). */
+  batchBytes?: number;
+  maxInFlight?: number;
+}
+
+export interface ParallelPipeline {
+  push(packet: RawPacket): void;
+  /** A promise when the workers are behind (the reader should wait), else undefined. */
+  drained(): Promise<void> | undefined;
+  finish(): Promise<PipelineSummary>;
+  readonly issues: IssueCounter;
+}
+
+type ToWorker = { batch: ArrayBuffer } | { finish: true };
+type FromWorker =
+  | { output: string; lines: number }
+  | { ack: number }
+  | { done: Omit<PipelineSummary, 'packets' | 'bytes'> }
+  | { error: string };
+
+interface Lane {
+  worker: Worker;
+  writer: BatchWriter;
+  inFlight: number;
+  done?: Omit<PipelineSummary, 'packets' | 'bytes'>;
+}
+
+export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline {
+  const n = Math.max(1, opts.workers);
+  const batchBytes = opts.batchBytes ?? 256 * 1024;
+  const maxInFlight = opts.maxInFlight ?? 8;
+  const issues = new IssueCounter();
+  const decoder = createDecoder({ limits: opts.decodeLimits, issues });
+  let failure: Error | undefined;
+  let wake: (() => void) | undefined;
+  const wakeUp = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const lanes: Lane[] = [];
+  for (let i = 0; i < n; i++) {
+    const worker = new Worker(opts.workerUrl, {
+      workerData: { settings: { ...opts.settings, streamIdStart: i + 1, streamIdStep: n }, sinkData: opts.sinkData },
+    });
+    const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
+    worker.on('message', (m: FromWorker) => {
+      if ('output' in m) opts.onOutput(m.output, m.lines);
+      else if ('ack' in m) lane.inFlight -= m.ack;
+      else if ('done' in m) lane.done = m.done;
+      else if ('error' in m) failure ??= new Error(`dissection thread ${i}: ${m.error}`);
+      wakeUp();
+    });
+    worker.on('error', (err) => {
+      failure ??= err;
+      wakeUp();
+    });
+    worker.on('exit', () => wakeUp());
+    lanes.push(lane);
+  }
+
+  let packets = 0;
+  let bytes = 0;
+  const send = (lane: Lane) => {
+    const batch = lane.writer.take();
+    lane.inFlight++;
+    lane.worker.postMessage({ batch } satisfies ToWorker, [batch]);
+  };
+  const waitFor = async (ready: () => boolean) => {
+    while (!ready()) {
+      if (failure) throw failure;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    if (failure) throw failure;
+  };
+
+  return {
+    issues,
+    push(packet) {
+      packets++;
+      bytes += packet.capLen;
+      const p = decoder.decode(packet);
+      if (p === null) return;
+      const lane = lanes[symmetricFlowHash(p) % n];
+      if (!lane.writer.append(p)) {
+        send(lane);
+        lane.writer.append(p);
+      }
+    },
+    drained() {
+      if (failure) return Promise.reject(failure);
+      if (lanes.every((l) => l.inFlight < maxInFlight)) return undefined;
+      return waitFor(() => lanes.every((l) => l.inFlight < maxInFlight));
+    },
+    async finish() {
+      for (const lane of lanes) {
+        if (lane.writer.bytes > 0) send(lane);
+        lane.worker.postMessage({ finish: true } satisfies ToWorker);
+      }
+      try {
+        await waitFor(() => lanes.every((l) => l.done !== undefined));
+      } finally {
+        await Promise.all(lanes.map((l) => l.worker.terminate()));
+      }
+      const total: PipelineSummary = { packets, bytes, flows: 0, entries: 0, gaps: 0, gapBytes: 0, issues: {} };
+      for (const { done } of lanes) {
+        total.flows += done!.flows;
+        total.entries += done!.entries;
+        total.gaps += done!.gaps;
+        total.gapBytes += done!.gapBytes;
+        issues.merge(done!.issues);
+      }
+      total.issues = issues.toJSON();
+      return total;
+    },
+  };
+}
+
+/** What a worker does with its entries: text out, taken after each batch. */
+export interface EntrySink {
+  onEntry(entry: Entry): void;
+  take(): { text: string; lines: number } | undefined;
+}
+
+/** The body of a dissection worker module: `serveFlowWorker((sinkData) => mySink)`. */
+export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): void {
+  const port = parentPort;
+  if (port === null) throw new Error('serveFlowWorker must run in a worker thread');
+  const { settings, sinkData } = workerData as { settings: FlowPipelineSettings; sinkData: unknown };
+  const sink = createSink(sinkData);
+  const flows = createFlowPipeline({ ...settings, onEntry: (e) => sink.onEntry(e) });
+  const packet = emptyDecodedPacket();
+  const add = flows.add;
+  const flush = () => {
+    const out = sink.take();
+    if (out !== undefined) port.postMessage({ output: out.text, lines: out.lines } satisfies FromWorker);
+  };
+  port.on('message', (m: ToWorker) => {
+    try {
+      if ('batch' in m) {
+        readBatch(m.batch, packet, add);
+        flush();
+        port.postMessage({ ack: 1 } satisfies FromWorker);
+      } else {
+        const done = flows.finish();
+        flush();
+        port.postMessage({ done } satisfies FromWorker);
+      }
+    } catch (err) {
+      port.postMessage({ error: (err as Error).stack ?? String(err) } satisfies FromWorker);
+    }
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * An intrusive doubly linked list of flows ordered by last activity (head = idlest).
+ * Packet time only moves forward inside the table (it keeps the latest time seen), so
+ * moving a flow to the tail on each packet keeps the list sorted: idle expiry walks from
+ * the head and stops at the first live flow, and LRU eviction takes the head.
+ */
+export interface Linked<T> {
+  prev: T | null;
+  next: T | null;
+  /** The list the item is on, if any. */
+  list: object | null;
+}
+
+export class FlowList<T extends Linked<T>> {
+  head: T | null = null;
+  tail: T | null = null;
+  size = 0;
+
+  push(item: T): void {
+    item.list = this;
+    item.prev = this.tail;
+    item.next = null;
+    if (this.tail) this.tail.next = item;
+    else this.head = item;
+    this.tail = item;
+    this.size++;
+  }
+
+  remove(item: T): void {
+    if (item.list !== this) return;
+    if (item.prev) item.prev.next = item.next;
+    else this.head = item.next;
+    if (item.next) item.next.prev = item.prev;
+    else this.tail = item.prev;
+    item.prev = item.next = null;
+    item.list = null;
+    this.size--;
+  }
+
+  moveToTail(item: T): void {
+    if (this.tail === item) return;
+    this.remove(item);
+    this.push(item);
+  }
+}
