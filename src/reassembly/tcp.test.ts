@@ -158,11 +158,13 @@ const cases: Case[] = [
   },
   {
     name: 'with no linger, a late segment after RST opens a mid-stream connection',
+    limits: { closeLingerSec: 0 },
     segs: [...handshake, seg('c', 1001, 'PA', 'abc'), seg('s', 5001, 'R'), seg('c', 1004, 'PA', 'def')],
     events: [OPEN, '1 c abc', '1 close rst', '2 open c=40000 s=80 port', '2 c def', '2 close end'],
   },
   {
     name: 'RST payload is not stream data',
+    limits: { closeLingerSec: 0 },
     segs: [...handshake, seg('s', 5001, 'R', 'reason'), seg('s', 5001, 'R', 'again')],
     events: [OPEN, '1 close rst'],
     issues: { 'tcp.rst_payload': 2 },

@@ -9,14 +9,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { corpusDir } from '../../../test/support/paths.js';
+import { join } from 'node:path';
+import { corpusDir, repoRoot } from '../../../test/support/paths.js';
 import { readMessage, type DnsMessage, type DnsRecord } from './message.js';
 import { rcodeName, typeName } from './names.js';
 import { PACKET_FIELDS, packetFromRow, replay, tsharkFields, type TsharkPacket } from './tshark-replay.js';
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const FIXTURES = join(repoRoot, 'src/protocols/dns/fixtures');
 const files = readFileSync(join(FIXTURES, 'corpus-dns.txt'), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('#'));
 const READ = { maxRecordsPerSection: 100_000, maxPointerHops: 64, mdns: false };
 

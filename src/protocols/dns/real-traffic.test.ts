@@ -5,16 +5,16 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { repoRoot } from '../../../test/support/paths.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { rcodeName, typeName } from './names.js';
 import { readMessage, type DnsRecord } from './message.js';
 import { replay, tsharkFields, tsharkPackets, type ReplayedItem } from './tshark-replay.js';
 
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
+const FIXTURES = join(repoRoot, 'src/protocols/dns/fixtures');
 const PORT = 53053;
 const DECODE_AS = ['-d', `tcp.port==${PORT},dns`, '-d', `udp.port==${PORT},dns`];
 

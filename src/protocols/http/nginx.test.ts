@@ -5,15 +5,15 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { repoRoot } from '../../../test/support/paths.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { ParsedItem } from '../types.js';
 import { drive, plain, type Step } from './test-support.js';
 
-const PCAP = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'nginx.pcap');
+const PCAP = join(repoRoot, 'src/protocols/http/fixtures', 'nginx.pcap');
 
 function tshark(args: string[]): string {
   return execFileSync('tshark', ['-r', PCAP, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
