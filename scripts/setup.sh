@@ -27,7 +27,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund >&2
+  # Native addons (better-sqlite3, our libpcap binding) are built here from source, never downloaded.
+  npm_config_build_from_source=true npm ci --no-audit --no-fund >&2
 fi
 npm run build --silent >&2
 

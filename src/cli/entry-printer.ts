@@ -1,34 +1,33 @@
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import type { EntrySink } from '../pipeline/index.js';
+import { FdLineWriter, type SharedOutput } from './fd-writer.js';
 import { tableRow } from './table.js';
 
 export interface PrinterSpec {
   format: 'jsonl' | 'table';
   /** A KFL query already checked by the caller. */
   kfl?: string;
+  /** The output all threads share (a SharedArrayBuffer crosses to workers). */
+  output: SharedOutput;
+  fd: number;
 }
 
-/** Filters entries by KFL, applies its redactions, and renders them as lines of text. */
-export function createEntryPrinter(spec: PrinterSpec): EntrySink {
+/** Filters entries by KFL, applies its redactions, renders them as lines and writes them. */
+export function createEntryPrinter(spec: PrinterSpec): EntrySink & { readonly writer: FdLineWriter } {
   const query = spec.kfl === undefined ? undefined : compile(spec.kfl);
-  let parts: string[] = [];
-  let lines = 0;
+  const writer = new FdLineWriter(spec.fd, spec.output);
+  const jsonl = spec.format === 'jsonl';
   return {
+    writer,
     onEntry(entry: Entry) {
       if (query !== undefined) {
         if (!query.match(entry)) return;
-        entry = query.apply(entry) as Entry;
+        if (writer.full) return;
+        if (query.redact.length > 0) entry = query.apply(entry);
       }
-      parts.push(spec.format === 'jsonl' ? JSON.stringify(entry) : tableRow(entry), '\n');
-      lines++;
+      writer.line(jsonl ? JSON.stringify(entry) : tableRow(entry));
     },
-    take() {
-      if (lines === 0) return undefined;
-      const out = { text: parts.join(''), lines };
-      parts = [];
-      lines = 0;
-      return out;
-    },
+    flush: () => writer.flush(),
   };
 }

@@ -5,7 +5,9 @@ import { availableParallelism } from 'node:os';
 import { createParallelPipeline, createPipeline, type PipelineSummary } from '../pipeline/index.js';
 import { compile, KflError, formatKflError } from '../kfl/index.js';
 import { createEntryPrinter } from './entry-printer.js';
-import { BlockWriter, formatBytes, formatCount } from './output.js';
+import { formatBytes, formatCount } from './output.js';
+import { createSharedOutput, FdLineWriter, outputClosed } from './fd-writer.js';
+import type { PrinterSpec } from './entry-printer.js';
 import { tableHeader, tableRow } from './table.js';
 
 export const readHelp = `Usage: tapline read FILE|- [options]
@@ -36,6 +38,14 @@ Summary (standard error): packets, bytes, flows, entries, issues by code, TCP ga
 packets/s. Exit status: 0 when the whole file was read; 1 when the file is damaged (every
 entry before the damage is printed, then an error naming the byte offset); 2 on bad usage.
 `;
+
+const STOP = new Error('stop reading');
+
+/** The descriptor behind a standard stream (tests pass their own streams with an fd). */
+function outFd(out: NodeJS.WriteStream): number {
+  const fd = (out as { fd?: unknown }).fd;
+  return typeof fd === 'number' ? fd : 1;
+}
 
 export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
   let parsed;
@@ -94,25 +104,18 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     for (const w of query.warnings) err.write(`tapline read: --kfl warning: ${w.message}\n`);
   }
 
-  const writer = new BlockWriter(out);
-  if (format === 'table') writer.line(tableHeader());
-  const limit = query?.limit ?? Infinity;
-  let printed = 0;
-  const emit = (text: string, lines: number) => {
-    if (printed + lines > limit) {
-      // limit(n) counts entries across threads: keep the first lines that fit.
-      let cut = 0;
-      for (let k = printed; k < limit; k++) cut = text.indexOf('\n', cut) + 1;
-      text = text.slice(0, cut);
-      lines = limit - printed;
-    }
-    if (lines <= 0) return;
-    printed += lines;
-    writer.text(text);
-  };
+  const output = createSharedOutput(query?.limit);
+  const spec: PrinterSpec = { format: format as 'jsonl' | 'table', kfl: values.kfl, output, fd: outFd(out) };
   const flowSettings = { nodeName: values.node ?? hostname(), settings: { maxBodyText, pairTimeoutSec } };
-  const spec = { format: format as 'jsonl' | 'table', kfl: values.kfl };
   const progress = !values.quiet && !values['no-progress'] && err.isTTY ? createProgressBar(err) : undefined;
+  const header = new FdLineWriter(spec.fd, output);
+  if (format === 'table') {
+    header.line(tableHeader());
+    header.flush();
+    Atomics.sub(output.words, 1, 1); // the header is not an entry
+  }
+  // The reader stops early once nobody reads the output any more, or limit(n) is reached.
+  const stopEarly = () => outputClosed(output) || header.full;
 
   const started = process.hrtime.bigint();
   let failure: Error | undefined;
@@ -120,43 +123,39 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   if (workers === 0) {
     const printer = createEntryPrinter(spec);
     const pipeline = createPipeline({ ...flowSettings, onEntry: printer.onEntry });
-    const pass = () => {
-      const o = printer.take();
-      if (o !== undefined) emit(o.text, o.lines);
-      return writer.drained();
-    };
     try {
-      await readCaptureFile(file, pipeline.push, { onProgress: progress, beforeRead: pass });
+      await readCaptureFile(file, pipeline.push, { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
     } catch (e) {
-      failure = e as Error;
+      if (e !== STOP) failure = e as Error;
     }
     summary = pipeline.finish();
-    pass();
+    printer.flush();
   } else {
     const pipeline = createParallelPipeline({
       workers,
       workerUrl: new URL('./read-worker.js', import.meta.url),
       settings: flowSettings,
       sinkData: spec,
-      onOutput: emit,
     });
     try {
       await readCaptureFile(file, pipeline.push, {
         onProgress: progress,
-        beforeRead: () => {
-          const a = pipeline.drained();
-          const b = writer.drained();
-          return a && b ? Promise.all([a, b]).then(() => undefined) : (a ?? b);
-        },
+        beforeRead: () => (stopEarly() ? Promise.reject(STOP) : pipeline.drained()),
       });
     } catch (e) {
-      failure = e as Error;
+      if (e !== STOP) failure = e as Error;
     }
-    summary = await pipeline.finish();
+    try {
+      summary = await pipeline.finish();
+    } catch (e) {
+      failure ??= e as Error;
+      summary = { packets: 0, bytes: 0, flows: 0, entries: 0, gaps: 0, gapBytes: 0, issues: {} };
+    }
   }
-  await writer.end();
+  const printed = header.written;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   progress?.(-1, undefined);
+  if (outputClosed(output)) return 0;
 
   if (!values.quiet) {
     if (values['summary-json']) err.write(JSON.stringify({ file, ...summary, printed, seconds, error: failure?.message }) + '\n');

@@ -18,11 +18,9 @@ export interface ParallelOptions {
   /** The worker module: it calls `serveFlowWorker`. */
   workerUrl: URL;
   settings: FlowPipelineSettings;
-  /** Passed to the worker's sink factory (plain data). */
+  /** Passed to the worker's sink factory (plain data; SharedArrayBuffers are shared). */
   sinkData: unknown;
   decodeLimits?: Partial<DecodeLimits>;
-  /** Output text from a worker (whole lines), with its number of lines. */
-  onOutput(text: string, lines: number): void;
   /** Bytes per batch (default 256 KiB) and batches in flight per worker before `drained()` waits (default 8). */
   batchBytes?: number;
   maxInFlight?: number;
@@ -38,7 +36,6 @@ export interface ParallelPipeline {
 
 type ToWorker = { batch: ArrayBuffer } | { finish: true };
 type FromWorker =
-  | { output: string; lines: number }
   | { ack: number }
   | { done: Omit<PipelineSummary, 'packets' | 'bytes'> }
   | { error: string };
@@ -71,8 +68,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     });
     const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
     worker.on('message', (m: FromWorker) => {
-      if ('output' in m) opts.onOutput(m.output, m.lines);
-      else if ('ack' in m) lane.inFlight -= m.ack;
+      if ('ack' in m) lane.inFlight -= m.ack;
       else if ('done' in m) lane.done = m.done;
       else if ('error' in m) failure ??= new Error(`dissection thread ${i}: ${m.error}`);
       wakeUp();
@@ -142,10 +138,10 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   };
 }
 
-/** What a worker does with its entries: text out, taken after each batch. */
+/** What a worker does with its entries; `flush` runs after every batch and at the end. */
 export interface EntrySink {
   onEntry(entry: Entry): void;
-  take(): { text: string; lines: number } | undefined;
+  flush(): void;
 }
 
 /** The body of a dissection worker module: `serveFlowWorker((sinkData) => mySink)`. */
@@ -157,10 +153,7 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
   const flows = createFlowPipeline({ ...settings, onEntry: (e) => sink.onEntry(e) });
   const packet = emptyDecodedPacket();
   const add = flows.add;
-  const flush = () => {
-    const out = sink.take();
-    if (out !== undefined) port.postMessage({ output: out.text, lines: out.lines } satisfies FromWorker);
-  };
+  const flush = () => sink.flush();
   port.on('message', (m: ToWorker) => {
     try {
       if ('batch' in m) {

@@ -1,0 +1,126 @@
+import { writeSync } from 'node:fs';
+
+/**
+ * Writes lines of text to a file descriptor in large blocks, straight from the thread that
+ * made them: dissection threads write their own output, so no text crosses threads.
+ * Threads sharing one descriptor take a lock (a SharedArrayBuffer word) around each block,
+ * so lines never interleave, and share a line counter, so `limit(n)` holds across threads.
+ * Writes block: a full pipe slows dissection down instead of filling memory.
+ */
+export interface SharedOutput {
+  /** [0] the lock (0 free, 1 held), [1] lines written by every thread together, [2] 1 once the reader went away (EPIPE). */
+  words: Int32Array;
+  /** Lines to write at most, across threads (-1: no limit). */
+  limit: number;
+}
+
+export function createSharedOutput(limit: number | undefined): SharedOutput {
+  return { words: new Int32Array(new SharedArrayBuffer(12)), limit: limit ?? -1 };
+}
+
+const LOCK = 0;
+const COUNT = 1;
+const CLOSED = 2;
+
+/** The reader of the output went away (`tapline read … | head`): stop quietly. */
+export function outputClosed(shared: SharedOutput): boolean {
+  return Atomics.load(shared.words, CLOSED) === 1;
+}
+const NEWLINE = 0x0a;
+
+export class FdLineWriter {
+  private buf: Buffer;
+  private pos = 0;
+  private lines = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly shared: SharedOutput,
+    blockSize = 1 << 20,
+  ) {
+    this.buf = Buffer.allocUnsafe(blockSize);
+  }
+
+  /** Lines written so far by all threads sharing the output. */
+  get written(): number {
+    const n = Atomics.load(this.shared.words, COUNT);
+    return this.shared.limit >= 0 ? Math.min(n, this.shared.limit) : n;
+  }
+
+  /** Whether limit(n) is already reached: producers can stop rendering. */
+  get full(): boolean {
+    return this.shared.limit >= 0 && Atomics.load(this.shared.words, COUNT) >= this.shared.limit;
+  }
+
+  line(text: string): void {
+    // One UTF-8 byte per char at best, three at worst: make room for the worst case.
+    if (this.pos + text.length * 3 + 1 > this.buf.length) {
+      this.flush();
+      if (text.length * 3 + 1 > this.buf.length) this.buf = Buffer.allocUnsafe(text.length * 3 + 1);
+    }
+    this.pos += this.buf.write(text, this.pos, 'utf8');
+    this.buf[this.pos++] = NEWLINE;
+    this.lines++;
+  }
+
+  flush(): void {
+    if (this.pos === 0) return;
+    let end = this.pos;
+    const words = this.shared.words;
+    this.lock();
+    try {
+      if (this.shared.limit >= 0) {
+        const before = Atomics.add(words, COUNT, this.lines);
+        const allowed = Math.max(0, Math.min(this.lines, this.shared.limit - before));
+        if (allowed < this.lines) end = allowed === 0 ? 0 : nthNewline(this.buf, allowed, end) + 1;
+      } else {
+        Atomics.add(words, COUNT, this.lines);
+      }
+      if (Atomics.load(words, CLOSED) === 0 && !writeAll(this.fd, this.buf, end)) Atomics.store(words, CLOSED, 1);
+    } finally {
+      this.unlock();
+      this.pos = 0;
+      this.lines = 0;
+    }
+  }
+
+  private lock(): void {
+    const words = this.shared.words;
+    while (Atomics.compareExchange(words, LOCK, 0, 1) !== 0) Atomics.wait(words, LOCK, 1, 50);
+  }
+
+  private unlock(): void {
+    Atomics.store(this.shared.words, LOCK, 0);
+    Atomics.notify(this.shared.words, LOCK, 1);
+  }
+}
+
+function nthNewline(buf: Buffer, n: number, end: number): number {
+  let at = -1;
+  for (let k = 0; k < n; k++) {
+    at = buf.indexOf(NEWLINE, at + 1);
+    if (at < 0 || at >= end) return end - 1;
+  }
+  return at;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * writeSync until every byte is out; a non-blocking pipe that is full (EAGAIN) is waited
+ * for. False when the reader has gone (EPIPE).
+ */
+function writeAll(fd: number, buf: Buffer, end: number): boolean {
+  let off = 0;
+  while (off < end) {
+    try {
+      off += writeSync(fd, buf, off, end - off);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EPIPE') return false;
+      if (code !== 'EAGAIN') throw err;
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
+  return true;
+}
