@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readCaptureFile, CaptureFileError } from '../capture/index.js';
 import { availableParallelism } from 'node:os';
-import { createParallelPipeline, createPipeline, type PipelineSummary } from '../pipeline/index.js';
+import { createParallelPipeline, createPipeline, LimitError, namedLimits, parseLimitOverrides, type PipelineSummary } from '../pipeline/index.js';
+import { registry } from '../protocols/index.js';
 import { compile, KflError, formatKflError } from '../kfl/index.js';
 import { createEntryPrinter } from './entry-printer.js';
 import { formatBytes, formatCount } from './output.js';
@@ -27,6 +28,10 @@ Options:
                          (default 65536)
   --pair-timeout SEC     seconds a request waits for its response before it is an entry of
                          its own with error.type "pair-not-found" (default 10)
+  --set NAME=VALUE       change a named limit of the packet path (repeatable), e.g.
+                         --set http.maxHeaderBytes=8192 --set reassembly.maxFlows=50000;
+                         "tapline read --limits" lists every limit and its default
+  --limits               print every named limit with its default value, and exit
   --workers N            dissection threads beside the reading thread; 0 dissects on the
                          reading thread (default: cores - 1, at least 1)
   --quiet                no summary on standard error
@@ -60,6 +65,8 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
         'max-body': { type: 'string' },
         'pair-timeout': { type: 'string' },
         workers: { type: 'string' },
+        set: { type: 'string', multiple: true },
+        limits: { type: 'boolean', default: false },
         quiet: { type: 'boolean', default: false },
         'summary-json': { type: 'boolean', default: false },
         'no-progress': { type: 'boolean', default: false },
@@ -73,6 +80,10 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   const { values, positionals } = parsed;
   if (values.help) {
     out.write(readHelp);
+    return 0;
+  }
+  if (values.limits) {
+    for (const [name, value] of namedLimits(registry)) out.write(`${name}=${value}\n`);
     return 0;
   }
   if (positionals.length !== 1) {
@@ -106,7 +117,21 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
 
   const output = createSharedOutput(query?.limit);
   const spec: PrinterSpec = { format: format as 'jsonl' | 'table', kfl: values.kfl, output, fd: outFd(out) };
-  const flowSettings = { nodeName: values.node ?? hostname(), settings: { maxBodyText, pairTimeoutSec } };
+  let overrides;
+  try {
+    overrides = parseLimitOverrides(values.set ?? [], registry);
+  } catch (e) {
+    if (!(e instanceof LimitError)) throw e;
+    err.write(`tapline read: ${e.message} [${e.code}]\n`);
+    return 2;
+  }
+  const flowSettings = {
+    nodeName: values.node ?? hostname(),
+    settings: { maxBodyText, pairTimeoutSec, ...overrides.settings },
+    reassemblyLimits: overrides.reassemblyLimits,
+    protocolLimits: overrides.protocolLimits,
+    detection: overrides.detection,
+  };
   const progress = !values.quiet && !values['no-progress'] && err.isTTY ? createProgressBar(err) : undefined;
   const header = new FdLineWriter(spec.fd, output);
   if (format === 'table') {
@@ -122,7 +147,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   let summary: PipelineSummary;
   if (workers === 0) {
     const printer = createEntryPrinter(spec);
-    const pipeline = createPipeline({ ...flowSettings, onEntry: printer.onEntry });
+    const pipeline = createPipeline({ ...flowSettings, decodeLimits: overrides.decodeLimits, onEntry: printer.onEntry });
     try {
       await readCaptureFile(file, pipeline.push, { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
     } catch (e) {
@@ -135,6 +160,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
       workers,
       workerUrl: new URL('./read-worker.js', import.meta.url),
       settings: flowSettings,
+      decodeLimits: overrides.decodeLimits,
       sinkData: spec,
     });
     try {
