@@ -16,6 +16,13 @@ export function elapsedMillis(sec1: number, nsec1: number, sec2: number, nsec2: 
 
 /** RFC 3339 with nine fractional digits, e.g. `2023-03-13T02:37:46.172360504Z`. */
 export function toRfc3339Nanos(sec: number, nsec: number): string {
-  const iso = new Date(sec * 1000).toISOString(); // 2023-03-13T02:37:46.000Z
-  return iso.slice(0, 19) + '.' + String(nsec).padStart(9, '0') + 'Z';
+  if (sec !== lastSec) {
+    lastSec = sec;
+    lastPrefix = new Date(sec * 1000).toISOString().slice(0, 19) + '.'; // 2023-03-13T02:37:46.
+  }
+  return lastPrefix + String(nsec).padStart(9, '0') + 'Z';
 }
+
+// Entries come in bursts within the same second: the date part is made once per second.
+let lastSec = NaN;
+let lastPrefix = '';

@@ -47,20 +47,24 @@ export function createRegistry(defs: readonly ProtocolDefinition[]): ProtocolReg
     tcp: all.filter((d) => d.transport !== 'udp'),
     udp: all.filter((d) => d.transport !== 'tcp'),
   };
-  // The ordering for a port pair is computed once per pair and kept: flows repeat ports.
+  // Only hinted ports change the order, so the cache is keyed by them alone: a flow's
+  // ephemeral client port does not make a new entry (one per flow would grow without end).
+  const hintedPorts = new Set(all.flatMap((d) => d.portHints));
   const orderCache = new Map<number, readonly ProtocolDefinition[]>();
-
   return {
     all,
     get: (name) => byName.get(name),
     candidates(transport, portA, portB) {
-      const key = (transport === 'tcp' ? 0 : 1) * 2 ** 32 + Math.min(portA, portB) * 65536 + Math.max(portA, portB);
+      const a = hintedPorts.has(portA) ? portA : 0;
+      const b = hintedPorts.has(portB) ? portB : 0;
+      if (a === 0 && b === 0) return forTransport[transport];
+      const key = (transport === 'tcp' ? 0 : 1) * 2 ** 32 + Math.min(a, b) * 65536 + Math.max(a, b);
       let list = orderCache.get(key);
       if (list === undefined) {
-        const hinted = (d: ProtocolDefinition) => d.portHints.includes(portA) || d.portHints.includes(portB);
+        const hinted = (d: ProtocolDefinition) => d.portHints.includes(a) || d.portHints.includes(b);
         const base = forTransport[transport];
         list = [...base.filter(hinted), ...base.filter((d) => !hinted(d))];
-        if (orderCache.size < 65536) orderCache.set(key, list);
+        orderCache.set(key, list);
       }
       return list;
     },
