@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { openEntryStore } from './index.js';
+import { fixtureEntries, syntheticEntry } from './bench.js';
+
+const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+
+test('SIGKILL while writing: the store opens, is intact, and holds every entry reported committed', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapline-store-crash-'));
+  try {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let lastReported = 0;
+    let reports = 0;
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
+    // Kill once several commits were reported, while the child is still adding.
+    for await (const line of createInterface({ input: proc.stdout })) {
+      const m = /^committed (\d+)$/.exec(line);
+      assert.ok(m, `unexpected line from the child: ${line}`);
+      lastReported = Number(m[1]);
+      if (++reports === 12) {
+        proc.kill('SIGKILL');
+        break;
+      }
+    }
+    assert.equal(await exited, 'SIGKILL');
+    assert.ok(lastReported >= 500, `only ${lastReported} committed before the kill`);
+
+    // The raw file first: SQLite's own check, then every stored entry is whole JSON.
+    const db = new Database(join(dir, 'entries.db'));
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    const n = (db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
+    for (const r of db.prepare('SELECT json FROM entries').iterate() as IterableIterator<{ json: string }>) JSON.parse(r.json);
+    db.close();
+    assert.ok(n >= lastReported, `${n} stored < ${lastReported} reported committed`);
+
+    const store = openEntryStore({ dir });
+    try {
+      const bases = await fixtureEntries();
+      for (let i = 0; i < lastReported; i++) {
+        const want = syntheticEntry(bases, i, 1_767_225_600_000);
+        assert.equal(store.get(want.id)?.timestamp, want.timestamp, `entry ${i} of ${lastReported} committed is missing`);
+      }
+      assert.equal(store.stats().entries, n);
+      // The store keeps working after the crash.
+      store.add(syntheticEntry(bases, 10_000_000, 0));
+      await store.flush();
+      assert.equal(store.stats().entries, n + 1);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

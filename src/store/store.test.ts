@@ -1,0 +1,331 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { compile, KflError } from '../kfl/index.js';
+import type { Entry } from '../entries/index.js';
+import { openEntryStore, StoreError, type EntryStore } from './index.js';
+import { fixtureEntries, syntheticEntry } from './bench.js';
+
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'tapline-store-test-'));
+
+/** mulberry32: a small seeded generator, so a failure replays. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** All entries of a query, page by page, through the cursor. */
+function allPages(store: EntryStore, kfl: string, order: 'asc' | 'desc', limit: number): string[] {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 10_000; guard++) {
+    const r = store.query({ kfl, order, limit, cursor });
+    ids.push(...r.entries.map((e) => e.id));
+    if (!r.cursor) return ids;
+    cursor = r.cursor;
+  }
+  throw new Error('paging never ended');
+}
+
+function byTime(a: Entry, b: Entry): number {
+  return a.timestamp - b.timestamp;
+}
+
+describe('entry store with pipeline entries', () => {
+  let dir: string;
+  let store: EntryStore;
+  let real: Entry[];
+  let all: Entry[];
+
+  before(async () => {
+    real = await fixtureEntries();
+    // The real pipeline output of nginx.pcap and dns-dnsmasq.pcap.
+    assert.equal(real.filter((e) => e.protocol.name === 'http').length, 9);
+    assert.equal(real.filter((e) => e.protocol.name === 'dns').length, 22);
+    dir = tmp();
+    store = openEntryStore({ dir, flushIntervalMs: 20 });
+    // The real entries get ids of their own (both captures start at stream 1) and a
+    // second node's name; synthetic clones add variety of addresses, namespaces, statuses.
+    const renamed = real.map((e, i) => ({ ...e, id: `real/${i}` }));
+    const synthetic = Array.from({ length: 3000 }, (_, i) => syntheticEntry(real, i, 1_767_225_600_000));
+    all = [...renamed, ...synthetic];
+    for (const e of all) store.add(e);
+    await store.flush();
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('every entry comes back unchanged by id', () => {
+    for (const e of all.slice(0, 40)) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)));
+    assert.equal(store.get('no/such-id'), undefined);
+  });
+
+  test('stats count per protocol and the time span', () => {
+    const s = store.stats();
+    const http = all.filter((e) => e.protocol.name === 'http').length;
+    const dns = all.filter((e) => e.protocol.name === 'dns').length;
+    assert.deepEqual(s.byProtocol, { dns, http });
+    assert.equal(s.entries, all.length);
+    assert.equal(s.oldest, Math.min(...all.map((e) => e.timestamp)));
+    assert.equal(s.newest, Math.max(...all.map((e) => e.timestamp)));
+    assert.equal(s.pending, 0);
+    assert.ok(s.bytes > 0);
+  });
+
+  test('the real HTTP entries of nginx.pcap are found by KFL', () => {
+    const r = store.query({ kfl: 'http and request.path == "/index.html" and id.startsWith("real/")', order: 'asc' });
+    const want = real.map((e, i) => ({ e, id: `real/${i}` })).filter(({ e }) => e.protocol.name === 'http' && e.request?.path === '/index.html');
+    assert.ok(want.length > 0);
+    assert.deepEqual(
+      r.entries.map((e) => e.id),
+      want.sort((a, b) => a.e.timestamp - b.e.timestamp).map((w) => w.id),
+    );
+    assert.equal(r.cursor, undefined);
+  });
+
+  test('the real DNS entries are found by question name', () => {
+    const name = (real.find((e) => e.protocol.name === 'dns')!.request as { questions: { name: string }[] }).questions[0]!.name;
+    const r = store.query({ kfl: `dns and request.questions[0].name == "${name}" and id.startsWith("real/")`, limit: 1000 });
+    const want = real.filter((e) => e.protocol.name === 'dns' && (e.request as { questions: { name: string }[] }).questions[0]?.name === name);
+    assert.equal(r.entries.length, want.length);
+    for (const e of r.entries) assert.equal(e.protocol.name, 'dns');
+  });
+
+  test('push-down never changes the answer: random queries equal a brute-force match', () => {
+    const rand = rng(4);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const ips = [...new Set(all.flatMap((e) => [e.src.ip, e.dst.ip]))];
+    const ports = [...new Set(all.flatMap((e) => [e.src.port, e.dst.port]))];
+    const nss = [...new Set(all.flatMap((e) => [e.src.namespace, e.dst.namespace]).filter((x): x is string => !!x))];
+    const times = all.map((e) => e.timestamp).sort((a, b) => a - b);
+    const atoms: (() => string)[] = [
+      () => pick(['http', 'dns', 'redis', 'protocol.name == "http"']),
+      () => `src.ip == "${pick(ips)}"`,
+      () => `dst.ip == "${pick(ips)}"`,
+      () => `${pick(['src', 'dst'])}.port == ${pick(ports)}`,
+      () => `dst.port == "${pick(ports)}"`,
+      () => `${pick(['src', 'dst'])}.namespace == "${pick(nss)}"`,
+      () => `response.status ${pick(['==', '>=', '<', '>'])} ${pick([200, 304, 404, 500, 503])}`,
+      () => `response.status == "${pick([200, 500])}"`,
+      () => `timestamp ${pick(['>=', '<=', '>', '<', '=='])} ${pick(times)}`,
+      () => `request.method == "GET"`,
+      () => `response.code == "NOERROR"`,
+    ];
+    const expr = (depth: number): string => {
+      const r = rand();
+      if (depth > 2 || r < 0.4) return pick(atoms)();
+      if (r < 0.65) return `(${expr(depth + 1)} and ${expr(depth + 1)})`;
+      if (r < 0.9) return `(${expr(depth + 1)} or ${expr(depth + 1)})`;
+      return `not ${expr(depth + 1)}`;
+    };
+    let pushedDown = 0;
+    for (let i = 0; i < 150; i++) {
+      const q = expr(0);
+      const c = compile(q);
+      if (Object.keys(c.plan).length > 0) pushedDown++;
+      const want = all.filter((e) => c.match(JSON.parse(JSON.stringify(e)))).sort(byTime).map((e) => e.id);
+      const got = [...store.iterate({ kfl: q, order: 'asc' })].map((e) => e.id);
+      assert.deepEqual(new Set(got), new Set(want), q);
+      assert.equal(got.length, want.length, q);
+      assert.equal(store.count({ kfl: q }), want.length, q);
+    }
+    // The generator must exercise the indexes, not only full scans.
+    assert.ok(pushedDown > 75, `only ${pushedDown} queries had a plan`);
+  });
+
+  test('paging walks every match once, in order, both ways', () => {
+    const q = 'http and response.status >= 400';
+    const c = compile(q);
+    const want = all.filter((e) => c.match(JSON.parse(JSON.stringify(e))));
+    const asc = allPages(store, q, 'asc', 7);
+    const desc = allPages(store, q, 'desc', 13);
+    assert.equal(asc.length, want.length);
+    assert.deepEqual(desc, [...asc].reverse());
+    const ts = asc.map((id) => store.get(id)!.timestamp);
+    assert.deepEqual(ts, [...ts].sort((a, b) => a - b));
+  });
+
+  test('a query narrowed by the plan reads only its candidates', () => {
+    const r = store.query({ kfl: 'http and response.status == 500', limit: 10000 });
+    const want = all.filter((e) => e.protocol.name === 'http' && e.response?.status === 500).length;
+    assert.equal(r.entries.length, want);
+    assert.equal(r.scanned, want);
+  });
+
+  test('limit(n) in the query caps the total over all pages', () => {
+    const ids = allPages(store, 'dns and limit(25)', 'desc', 10);
+    assert.equal(ids.length, 25);
+    const r = store.query({ kfl: 'dns and limit(5)', limit: 100 });
+    assert.equal(r.entries.length, 5);
+    assert.equal(r.cursor, undefined);
+  });
+
+  test('from/to bound the time on top of the query', () => {
+    const times = all.map((e) => e.timestamp).sort((a, b) => a - b);
+    const from = times[100]!;
+    const to = times[200]!;
+    const got = [...store.iterate({ from, to, order: 'asc' })];
+    assert.equal(got.length, all.filter((e) => e.timestamp >= from && e.timestamp <= to).length);
+    assert.equal(store.query({ from: to, to: from }).entries.length, 0);
+  });
+
+  test('redact() blanks the paths in what is returned', () => {
+    const r = store.query({ kfl: 'http and redact("request.headers") and limit(3)' });
+    assert.equal(r.entries.length, 3);
+    for (const e of r.entries) assert.equal(e.request!.headers, '[REDACTED]');
+  });
+
+  test('a bad query throws KflError with its span', () => {
+    const q = 'http and response.status == ';
+    let direct: KflError | undefined;
+    try {
+      compile(q);
+    } catch (err) {
+      direct = err as KflError;
+    }
+    assert.equal(direct?.code, 'kfl.expected_value');
+    assert.throws(
+      () => store.query({ kfl: q }),
+      (err: unknown) => err instanceof KflError && err.code === 'kfl.expected_value' && JSON.stringify(err.span) === JSON.stringify(direct!.span),
+    );
+    // Past the end of "== ": where the missing value belongs.
+    assert.equal(direct!.span.column, 29);
+    assert.throws(() => store.count({ kfl: 'nosuchfn()' }), (err: unknown) => err instanceof KflError && err.code === 'kfl.unknown_function');
+  });
+
+  test('bad paging input is a coded StoreError', () => {
+    const code = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (err) {
+        assert.ok(err instanceof StoreError);
+        return err.code;
+      }
+      return 'no error';
+    };
+    assert.equal(code(() => store.query({ cursor: 'garbage' })), 'store.bad_cursor');
+    const c = store.query({ limit: 1, order: 'asc' }).cursor!;
+    assert.equal(code(() => store.query({ cursor: c, order: 'desc' })), 'store.bad_cursor');
+    assert.equal(code(() => store.query({ limit: 0 })), 'store.bad_limit');
+    assert.equal(code(() => store.query({ limit: 2.5 })), 'store.bad_limit');
+    assert.equal(code(() => store.query({ from: Number.NaN })), 'store.bad_time');
+  });
+
+  test('a page size over the maximum is cut to it, not refused', () => {
+    const r = store.query({ limit: 50_000 });
+    assert.equal(r.entries.length, all.length);
+  });
+
+  test('queries use the indexes the plan names', () => {
+    const db = new Database(join(dir, 'entries.db'), { readonly: true });
+    try {
+      const plan = (sql: string, ...p: unknown[]): string =>
+        (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...p) as { detail: string }[]).map((r) => r.detail).join(' | ');
+      assert.match(plan('SELECT rowid, ts, json FROM entries WHERE proto IN (?) AND status = ? ORDER BY ts DESC, rowid DESC', 'http', 500), /entries_status/);
+      assert.match(plan('SELECT rowid, ts, json FROM entries WHERE (src_ip = ? OR dst_ip = ?) ORDER BY ts DESC, rowid DESC', 'x', 'x'), /entries_src_ip.*entries_dst_ip|MULTI-INDEX OR/);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('entry store across inserts, restarts and duplicates', () => {
+  test('pages stay stable while new entries arrive', async () => {
+    const dir = tmp();
+    const store = openEntryStore({ dir, flushIntervalMs: 10 });
+    try {
+      const bases = await fixtureEntries();
+      for (let i = 0; i < 500; i++) store.add(syntheticEntry(bases, i, 1_000_000));
+      await store.flush();
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let next = 500;
+      do {
+        const r = store.query({ limit: 37, cursor, order: 'desc' });
+        seen.push(...r.entries.map((e) => e.id));
+        cursor = r.cursor;
+        // Newer entries (and some older than everything) land between two pages.
+        for (let k = 0; k < 20; k++) store.add(syntheticEntry(bases, next++, 2_000_000));
+        store.add({ ...syntheticEntry(bases, next++, 0), timestamp: 5 });
+        await store.flush();
+      } while (cursor);
+      // Every entry stored before the first page is seen exactly once, plus the old ones
+      // that were inserted below the cursor while paging.
+      const first = new Set(Array.from({ length: 500 }, (_, i) => syntheticEntry(bases, i, 1_000_000).id));
+      assert.equal(new Set(seen).size, seen.length);
+      for (const id of first) assert.ok(seen.includes(id), id);
+      for (const id of seen) assert.ok(first.has(id) || store.get(id)!.timestamp === 5, id);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('data survives close and reopen; duplicate ids keep the first entry', async () => {
+    const dir = tmp();
+    const bases = await fixtureEntries();
+    let store = openEntryStore({ dir });
+    for (let i = 0; i < 1200; i++) store.add(syntheticEntry(bases, i, 10_000));
+    await store.close();
+    store = openEntryStore({ dir });
+    try {
+      assert.equal(store.stats().entries, 1200);
+      const e = syntheticEntry(bases, 7, 10_000);
+      assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)));
+      store.add({ ...e, elapsedTime: 999 });
+      await store.flush();
+      assert.equal(store.stats().duplicates, 1);
+      assert.equal(store.stats().entries, 1200);
+      assert.equal(store.get(e.id)!.elapsedTime, e.elapsedTime);
+      const db = new Database(join(dir, 'entries.db'), { readonly: true });
+      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
+      db.close();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('past maxPendingEntries add() drops and counts', async () => {
+    const dir = tmp();
+    const store = openEntryStore({ dir, maxPendingEntries: 100, batchSize: 1000, flushIntervalMs: 60_000 });
+    try {
+      const bases = await fixtureEntries();
+      for (let i = 0; i < 150; i++) store.add(syntheticEntry(bases, i, 0));
+      assert.equal(store.stats().dropped, 50);
+      assert.equal(store.stats().pending, 100);
+      await store.flush();
+      assert.equal(store.stats().entries, 100);
+      assert.equal(store.committed, 100);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('bad options fail at open with a code', () => {
+    const dir = tmp();
+    try {
+      assert.throws(() => openEntryStore({ dir, batchSize: 0 }), (e: unknown) => e instanceof StoreError && e.code === 'store.bad_option');
+      assert.throws(
+        () => openEntryStore({ dir, retention: { maxBytes: -1 } }),
+        (e: unknown) => e instanceof StoreError && e.code === 'store.bad_option',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,501 @@
+/**
+ * The entry store: SQLite in WAL mode on local disk. `add` buffers on the main thread and
+ * hands batches to the writer thread (writer-thread.ts); `query`, `get`, `iterate` and
+ * `stats` read through a connection of the main thread, which WAL lets run while the
+ * writer commits. Queries run the KFL push-down plan as SQL first, then the compiled
+ * match function on the candidates, and page by a cursor on (timestamp, rowid).
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { compile, type CompiledQuery } from '../kfl/index.js';
+import type { Entry } from '../entries/index.js';
+import { applyConnectionPragmas, createSchema, prepareNewFile, rowOf, type EntryRow } from './schema.js';
+import { candidateSql, type Position } from './sql-plan.js';
+import type { FromWriter, ToWriter, WriterSettings } from './writer-thread.js';
+import { StoreError } from './errors.js';
+
+export interface RetentionOptions {
+  /** Entries whose timestamp is older than this many seconds are deleted. */
+  maxAgeSec?: number;
+  /** The live pages of the database file are kept under this many bytes (oldest deleted first). */
+  maxBytes?: number;
+}
+
+export interface EntryStoreOptions {
+  /** The folder of the database (created when missing); the file is `entries.db`. */
+  dir: string;
+  retention?: RetentionOptions;
+  /** A batch goes to the writer at most this long after its first entry was added. Default 250. */
+  flushIntervalMs?: number;
+  /** A batch goes to the writer as soon as it holds this many entries. Default 1000. */
+  batchSize?: number;
+  /** Entries added but not yet committed, at most; past it add() drops and counts. Default 100000. */
+  maxPendingEntries?: number;
+  /** How often the writer enforces retention. Default 1000. */
+  retentionIntervalMs?: number;
+  /** Rows deleted per retention transaction. Default 2000. */
+  deleteChunk?: number;
+  /** SQLite page cache per connection, MiB. Default 64. */
+  cacheMiB?: number;
+  /** Rows one query() call reads at most before it returns what it has, with a cursor. Default 200000. */
+  maxScanRows?: number;
+  /** Called when the writer fails (disk full, file removed): the batch's entries are lost and counted. */
+  onError?(err: Error): void;
+}
+
+export interface QueryOptions {
+  kfl?: string;
+  /** ms since the epoch, inclusive. */
+  from?: number;
+  /** ms since the epoch, inclusive. */
+  to?: number;
+  /** Page size: default 100, at most 10000. */
+  limit?: number;
+  /** From the previous page; the other options must be the same. */
+  cursor?: string;
+  /** By timestamp; default 'desc' (newest first). */
+  order?: 'asc' | 'desc';
+}
+
+export interface QueryResult {
+  entries: Entry[];
+  /** Present when there may be more: pass it back for the next page. */
+  cursor?: string;
+  /** Candidate rows the match function looked at. */
+  scanned: number;
+}
+
+export type IterateOptions = Omit<QueryOptions, 'limit' | 'cursor'>;
+
+export interface StoreStats {
+  entries: number;
+  /** Bytes on disk: the database file and its WAL. */
+  bytes: number;
+  /** Timestamps (ms) of the oldest and newest entry; null when empty. */
+  oldest: number | null;
+  newest: number | null;
+  byProtocol: Record<string, number>;
+  /** Entries added and not yet committed. */
+  pending: number;
+  /** Entries add() refused because maxPendingEntries were pending. */
+  dropped: number;
+  /** Entries lost to a failed write. */
+  failed: number;
+  /** Entries whose id was already stored (kept the first). */
+  duplicates: number;
+  /** Entries deleted by retention since open. */
+  expired: number;
+}
+
+export interface EntryStore {
+  /** Buffers the entry; it is committed within flushIntervalMs (or sooner when a batch fills). */
+  add(entry: Entry): void;
+  query(opts?: QueryOptions): QueryResult;
+  /** Every match (no page size), read a page at a time so no read transaction stays open. */
+  iterate(opts?: IterateOptions): IterableIterator<Entry>;
+  /** How many entries match (runs the match function on every candidate). */
+  count(opts?: IterateOptions): number;
+  get(id: string): Entry | undefined;
+  stats(): StoreStats;
+  /** Resolves when everything added so far is committed. */
+  flush(): Promise<void>;
+  /** Resolves when the pending entries are under half of maxPendingEntries (for producers that can wait). */
+  drain(): Promise<void>;
+  /** Runs a retention round now; resolves with the entries it deleted. */
+  enforceRetention(): Promise<number>;
+  /** Entries committed since open (the crash test reads it). */
+  readonly committed: number;
+  /** Commits what is buffered, stops the writer and closes the file. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 10_000;
+const ITERATE_PAGE = 1000;
+const STATEMENT_CACHE = 64;
+
+/**
+ * Starts the writer thread: the built .js module, or when running from source under tsx
+ * (tests, `node --import tsx`) the .ts module through tsx's loader, which a worker
+ * thread does not inherit from `--import tsx`.
+ */
+function startWriter(settings: WriterSettings): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', self), { workerData: settings });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const target = new URL('./writer-thread.ts', self).href;
+  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(target)}); });`;
+  return new Worker(code, { eval: true, workerData: settings });
+}
+
+interface Cursor {
+  pos: Position;
+  /** Entries returned by the pages before, for a limit(n) in the query. */
+  returned: number;
+}
+
+function encodeCursor(c: Cursor, order: 'asc' | 'desc'): string {
+  return Buffer.from(JSON.stringify([c.pos.ts, c.pos.rowid, c.returned, order === 'asc' ? 1 : 0])).toString('base64url');
+}
+
+function decodeCursor(s: string, order: 'asc' | 'desc'): Cursor {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
+  } catch {
+    v = undefined;
+  }
+  if (
+    !Array.isArray(v) ||
+    v.length !== 4 ||
+    !v.every((x) => typeof x === 'number' && Number.isFinite(x)) ||
+    !Number.isInteger(v[1]) ||
+    !Number.isInteger(v[2]) ||
+    v[2] < 0
+  ) {
+    throw new StoreError('store.bad_cursor', 'the cursor is not one this store handed out');
+  }
+  if ((v[3] === 1) !== (order === 'asc')) throw new StoreError('store.bad_cursor', 'the cursor was made for the other order');
+  return { pos: { ts: v[0] as number, rowid: v[1] as number }, returned: v[2] as number };
+}
+
+function checkTime(name: string, v: number | undefined): void {
+  if (v !== undefined && !Number.isFinite(v)) throw new StoreError('store.bad_time', `${name} must be a number of ms since the epoch`);
+}
+
+export function openEntryStore(opts: EntryStoreOptions): EntryStore {
+  const flushIntervalMs = opts.flushIntervalMs ?? 250;
+  const batchSize = opts.batchSize ?? 1000;
+  const maxPending = opts.maxPendingEntries ?? 100_000;
+  const maxScanRows = opts.maxScanRows ?? 200_000;
+  const cacheMiB = opts.cacheMiB ?? 64;
+  const retention = opts.retention ?? {};
+  for (const [name, v] of [
+    ['flushIntervalMs', flushIntervalMs],
+    ['batchSize', batchSize],
+    ['maxPendingEntries', maxPending],
+    ['maxScanRows', maxScanRows],
+    ['retention.maxAgeSec', retention.maxAgeSec],
+    ['retention.maxBytes', retention.maxBytes],
+  ] as const) {
+    if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
+      throw new StoreError('store.bad_option', `${name} must be a positive number, got ${String(v)}`);
+    }
+  }
+
+  mkdirSync(opts.dir, { recursive: true });
+  const path = join(opts.dir, 'entries.db');
+  // The main thread creates the schema before the writer starts, so the reader below can
+  // serve queries at once and open stays synchronous.
+  const db = new Database(path);
+  try {
+    prepareNewFile(db);
+    applyConnectionPragmas(db, cacheMiB);
+    createSchema(db);
+    db.pragma('query_only = ON');
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+
+  const settings: WriterSettings = {
+    path,
+    maxAgeSec: retention.maxAgeSec,
+    maxBytes: retention.maxBytes,
+    retentionIntervalMs: opts.retentionIntervalMs ?? 1000,
+    deleteChunk: opts.deleteChunk ?? 2000,
+    maxChunksPerRound: 50,
+    vacuumPages: 4096,
+    cacheMiB,
+  };
+  const worker = startWriter(settings);
+
+  let buffer: EntryRow[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let posted = 0;
+  let committed = 0;
+  let settled = 0; // committed or failed
+  let dropped = 0;
+  let failed = 0;
+  let duplicates = 0;
+  let expired = 0;
+  let closed = false;
+  let writerGone: Error | undefined;
+  /** Waiters on `settled` reaching a count. */
+  let flushWaiters: { upTo: number; resolve(): void; reject(e: Error): void }[] = [];
+  let drainWaiters: (() => void)[] = [];
+  let retentionWaiters: { resolve(n: number): void; reject(e: Error): void }[] = [];
+  let closeWaiter: (() => void) | undefined;
+
+  const reportError = (err: Error): void => {
+    if (opts.onError) opts.onError(err);
+  };
+
+  const wakeWaiters = (): void => {
+    if (flushWaiters.length) {
+      const still: typeof flushWaiters = [];
+      for (const w of flushWaiters) (settled >= w.upTo ? w.resolve() : still.push(w));
+      flushWaiters = still;
+    }
+    if (drainWaiters.length && posted + buffer.length - settled < maxPending / 2) {
+      const ws = drainWaiters;
+      drainWaiters = [];
+      for (const w of ws) w();
+    }
+  };
+
+  worker.on('message', (m: FromWriter) => {
+    switch (m.t) {
+      case 'committed':
+        committed += m.rows;
+        settled += m.rows;
+        duplicates += m.rows - m.inserted;
+        wakeWaiters();
+        break;
+      case 'error':
+        failed += m.rows;
+        settled += m.rows;
+        reportError(new StoreError('store.write_failed', m.message));
+        wakeWaiters();
+        break;
+      case 'retained':
+        expired += m.deleted;
+        if (m.requested) retentionWaiters.shift()?.resolve(m.deleted);
+        break;
+      case 'closed':
+        closeWaiter?.();
+        break;
+    }
+  });
+  const onGone = (err: Error): void => {
+    writerGone ??= err;
+    reportError(err);
+    for (const w of flushWaiters) w.reject(err);
+    for (const w of retentionWaiters) w.reject(err);
+    flushWaiters = [];
+    retentionWaiters = [];
+    closeWaiter?.();
+  };
+  worker.on('error', onGone);
+  worker.on('exit', (code) => {
+    if (!closed || code !== 0) onGone(new StoreError('store.writer_exited', `the store's writer thread exited (code ${code})`));
+  });
+
+  const post = (): void => {
+    if (timer) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (buffer.length === 0) return;
+    const rows = buffer;
+    buffer = [];
+    posted += rows.length;
+    if (writerGone) {
+      failed += rows.length;
+      settled += rows.length;
+      return;
+    }
+    worker.postMessage({ t: 'batch', rows } satisfies ToWriter);
+  };
+
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (sql: string): Database.Statement => {
+    let s = statements.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      if (statements.size >= STATEMENT_CACHE) statements.delete(statements.keys().next().value as string);
+      statements.set(sql, s);
+    }
+    return s;
+  };
+
+  /**
+   * Reads candidates from `after` on, matching each, until `want` entries matched, the
+   * scan budget ran out, or the candidates ended. `last` is the last row read.
+   */
+  function runPage(
+    q: CompiledQuery | undefined,
+    o: { from?: number; to?: number; order: 'asc' | 'desc' },
+    after: Position | undefined,
+    want: number,
+    scanBudget: number,
+    out: Entry[],
+  ): { scanned: number; last?: Position; exhausted: boolean } {
+    const spec = candidateSql({ plan: q?.plan ?? {}, from: o.from, to: o.to, order: o.order, after });
+    if (!spec) return { scanned: 0, exhausted: true };
+    const stmt = prepare(spec.sql);
+    let scanned = 0;
+    let last: Position | undefined;
+    let exhausted = true;
+    for (const row of stmt.iterate(...spec.params) as IterableIterator<{ rowid: number; ts: number; json: string }>) {
+      scanned++;
+      last = { ts: row.ts, rowid: row.rowid };
+      const entry = JSON.parse(row.json) as Entry;
+      if (!q || q.match(entry)) {
+        out.push(q ? q.apply(entry) : entry);
+        if (out.length >= want) {
+          exhausted = false;
+          break; // leaving the loop resets the statement
+        }
+      }
+      if (scanned >= scanBudget) {
+        exhausted = false;
+        break;
+      }
+    }
+    return { scanned, last, exhausted };
+  }
+
+  function query(qo: QueryOptions = {}): QueryResult {
+    if (closed) throw new StoreError('store.closed', 'the store is closed');
+    const order = qo.order ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw new StoreError('store.bad_order', `order must be 'asc' or 'desc'`);
+    const pageSize = qo.limit ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(pageSize) || pageSize < 1) throw new StoreError('store.bad_limit', `limit must be a whole number ≥ 1, got ${String(qo.limit)}`);
+    checkTime('from', qo.from);
+    checkTime('to', qo.to);
+    const q = qo.kfl !== undefined && qo.kfl.trim() !== '' ? compile(qo.kfl) : undefined; // KflError propagates
+    const cur = qo.cursor !== undefined ? decodeCursor(qo.cursor, order) : undefined;
+    const returned = cur?.returned ?? 0;
+    let want = Math.min(pageSize, MAX_PAGE_SIZE);
+    if (q?.limit !== undefined) want = Math.min(want, q.limit - returned);
+    const entries: Entry[] = [];
+    if (want <= 0) return { entries, scanned: 0 };
+    const r = runPage(q, { from: qo.from, to: qo.to, order }, cur?.pos, want, maxScanRows, entries);
+    const result: QueryResult = { entries, scanned: r.scanned };
+    const total = returned + entries.length;
+    if (!r.exhausted && r.last && !(q?.limit !== undefined && total >= q.limit)) {
+      result.cursor = encodeCursor({ pos: r.last, returned: total }, order);
+    }
+    return result;
+  }
+
+  function* iterate(io: IterateOptions = {}): IterableIterator<Entry> {
+    const order = io.order ?? 'desc';
+    checkTime('from', io.from);
+    checkTime('to', io.to);
+    const q = io.kfl !== undefined && io.kfl.trim() !== '' ? compile(io.kfl) : undefined;
+    let left = q?.limit ?? Infinity;
+    let after: Position | undefined;
+    for (;;) {
+      if (closed) throw new StoreError('store.closed', 'the store is closed');
+      const page: Entry[] = [];
+      const r = runPage(q, { from: io.from, to: io.to, order }, after, Math.min(ITERATE_PAGE, left), Infinity, page);
+      for (const e of page) yield e;
+      left -= page.length;
+      if (r.exhausted || !r.last || left <= 0) return;
+      after = r.last;
+    }
+  }
+
+  function count(co: IterateOptions = {}): number {
+    const q = co.kfl !== undefined && co.kfl.trim() !== '' ? compile(co.kfl) : undefined;
+    checkTime('from', co.from);
+    checkTime('to', co.to);
+    const spec = candidateSql({ plan: q?.plan ?? {}, from: co.from, to: co.to, order: 'asc' });
+    if (!spec) return 0;
+    let n = 0;
+    if (!q) {
+      return (prepare(`SELECT count(*) AS n FROM (${spec.sql})`).get(...spec.params) as { n: number }).n;
+    }
+    for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ json: string }>) {
+      if (q.match(JSON.parse(row.json))) n++;
+    }
+    return q.limit !== undefined ? Math.min(n, q.limit) : n;
+  }
+
+  const getStmt = db.prepare('SELECT json FROM entries WHERE id = ?');
+  const countsStmt = db.prepare('SELECT proto, n FROM proto_counts ORDER BY proto');
+  const oldestStmt = db.prepare('SELECT min(ts) AS t FROM entries');
+  const newestStmt = db.prepare('SELECT max(ts) AS t FROM entries');
+
+  function fileSize(p: string): number {
+    try {
+      return statSync(p).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  const store: EntryStore = {
+    add(entry) {
+      if (closed) throw new StoreError('store.closed', 'the store is closed');
+      if (posted + buffer.length - settled >= maxPending) {
+        dropped++;
+        return;
+      }
+      buffer.push(rowOf(entry));
+      if (buffer.length >= batchSize) post();
+      else if (!timer) {
+        timer = setTimeout(post, flushIntervalMs);
+        timer.unref();
+      }
+    },
+    query,
+    iterate,
+    count,
+    get(id) {
+      const row = getStmt.get(id) as { json: string } | undefined;
+      return row ? (JSON.parse(row.json) as Entry) : undefined;
+    },
+    stats() {
+      const byProtocol: Record<string, number> = {};
+      let entries = 0;
+      for (const r of countsStmt.all() as { proto: string; n: number }[]) {
+        byProtocol[r.proto] = r.n;
+        entries += r.n;
+      }
+      return {
+        entries,
+        bytes: fileSize(path) + fileSize(path + '-wal'),
+        oldest: (oldestStmt.get() as { t: number | null }).t,
+        newest: (newestStmt.get() as { t: number | null }).t,
+        byProtocol,
+        pending: posted + buffer.length - settled,
+        dropped,
+        failed,
+        duplicates,
+        expired,
+      };
+    },
+    flush() {
+      post();
+      if (writerGone) return Promise.reject(writerGone);
+      if (settled >= posted) return Promise.resolve();
+      return new Promise((resolve, reject) => flushWaiters.push({ upTo: posted, resolve, reject }));
+    },
+    drain() {
+      if (posted + buffer.length - settled < maxPending / 2) return Promise.resolve();
+      post();
+      return new Promise((resolve) => drainWaiters.push(resolve));
+    },
+    enforceRetention() {
+      if (writerGone) return Promise.reject(writerGone);
+      post();
+      return new Promise((resolve, reject) => {
+        retentionWaiters.push({ resolve, reject });
+        worker.postMessage({ t: 'retain' } satisfies ToWriter);
+      });
+    },
+    get committed() {
+      return committed;
+    },
+    async close() {
+      if (closed) return;
+      post();
+      closed = true;
+      if (!writerGone) {
+        await new Promise<void>((resolve) => {
+          closeWaiter = resolve;
+          worker.postMessage({ t: 'close' } satisfies ToWriter);
+        });
+      }
+      for (const w of drainWaiters) w();
+      drainWaiters = [];
+      db.close();
+    },
+  };
+  return store;
+}

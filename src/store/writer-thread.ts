@@ -1,0 +1,175 @@
+/**
+ * The store's writer: a worker thread that owns the only writing connection. It commits
+ * each batch the main thread sends in one transaction and enforces retention between
+ * batches, in small chunks, so neither a large commit nor a large delete ever stalls the
+ * main thread's event loop (README.md "Where writes happen" has the measurements).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
+import { applyConnectionPragmas, INSERT_SQL, type EntryRow } from './schema.js';
+
+export interface WriterSettings {
+  path: string;
+  maxAgeSec?: number;
+  maxBytes?: number;
+  retentionIntervalMs: number;
+  deleteChunk: number;
+  /** Chunks one retention round deletes at most before it lets the next round go on. */
+  maxChunksPerRound: number;
+  vacuumPages: number;
+  cacheMiB: number;
+}
+
+export type ToWriter = { t: 'batch'; rows: EntryRow[] } | { t: 'retain' } | { t: 'close' };
+
+export type FromWriter =
+  | { t: 'committed'; rows: number; inserted: number }
+  | { t: 'retained'; deleted: number; requested: boolean }
+  | { t: 'error'; message: string; rows: number }
+  | { t: 'closed' };
+
+const port = parentPort!;
+const settings = workerData as WriterSettings;
+
+const db = new Database(settings.path);
+applyConnectionPragmas(db, settings.cacheMiB);
+// The WAL file is cut back to this size after a checkpoint, so it cannot keep the
+// largest size it ever reached.
+db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
+
+const insert = db.prepare(INSERT_SQL);
+const bumpCount = db.prepare('INSERT INTO proto_counts (proto, n) VALUES (?, ?) ON CONFLICT(proto) DO UPDATE SET n = n + excluded.n');
+const deleteOlderThan = db.prepare(
+  'DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries WHERE ts < ? ORDER BY ts, rowid LIMIT ?) RETURNING proto',
+);
+const deleteOldest = db.prepare('DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries ORDER BY ts, rowid LIMIT ?) RETURNING proto');
+const dropEmptyCounts = db.prepare('DELETE FROM proto_counts WHERE n <= 0');
+
+function tally(counts: Map<string, number>, proto: string | null, by: number): void {
+  const k = proto ?? '';
+  counts.set(k, (counts.get(k) ?? 0) + by);
+}
+
+const writeBatch = db.transaction((rows: EntryRow[]): number => {
+  const counts = new Map<string, number>();
+  let inserted = 0;
+  for (const row of rows) {
+    // OR IGNORE: an id already stored (a replayed capture) keeps its first entry.
+    if (insert.run(row).changes === 1) {
+      inserted++;
+      tally(counts, row[3], 1);
+    }
+  }
+  for (const [proto, n] of counts) bumpCount.run(proto, n);
+  return inserted;
+});
+
+const deleteChunk = db.transaction((cutoff: number | undefined): number => {
+  const gone = (cutoff === undefined ? deleteOldest.all(settings.deleteChunk) : deleteOlderThan.all(cutoff, settings.deleteChunk)) as {
+    proto: string | null;
+  }[];
+  const counts = new Map<string, number>();
+  for (const r of gone) tally(counts, r.proto, -1);
+  for (const [proto, n] of counts) bumpCount.run(proto, n);
+  if (gone.length > 0) dropEmptyCounts.run();
+  return gone.length;
+});
+
+/** Bytes of live pages: what the file shrinks to once free pages are vacuumed away. */
+function liveBytes(): number {
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  const free = db.pragma('freelist_count', { simple: true }) as number;
+  const size = db.pragma('page_size', { simple: true }) as number;
+  return (pages - free) * size;
+}
+
+function walBytes(): number {
+  try {
+    return statSync(settings.path + '-wal').size;
+  } catch {
+    return 0;
+  }
+}
+
+/** Lets queued batches commit between two retention chunks. */
+const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+let retaining: Promise<number> | undefined;
+let rounds = 0;
+
+async function retainRound(): Promise<number> {
+  let deleted = 0;
+  if (settings.maxAgeSec !== undefined) {
+    const cutoff = Date.now() - settings.maxAgeSec * 1000;
+    for (let i = 0; i < settings.maxChunksPerRound; i++) {
+      const n = deleteChunk(cutoff);
+      deleted += n;
+      if (n < settings.deleteChunk) break;
+      await breathe();
+    }
+  }
+  if (settings.maxBytes !== undefined) {
+    // The WAL's share counts too, but it is bounded (autocheckpoint + journal_size_limit)
+    // and never shrinks below what the last checkpoint left, so only its excess over the
+    // limit above is charged.
+    const budget = settings.maxBytes - Math.max(0, walBytes() - 4 * 1024 * 1024);
+    for (let i = 0; i < settings.maxChunksPerRound && liveBytes() > budget; i++) {
+      const n = deleteChunk(undefined);
+      deleted += n;
+      if (n === 0) break;
+      await breathe();
+    }
+    const free = db.pragma('freelist_count', { simple: true }) as number;
+    if (free > 0) db.pragma(`incremental_vacuum(${Math.min(free, settings.vacuumPages)})`);
+  }
+  // Keeps the planner's statistics fresh as the data grows (cheap when nothing changed).
+  if (++rounds % 300 === 1) db.pragma('optimize');
+  return deleted;
+}
+
+function retain(requested: boolean): void {
+  if (retaining) {
+    if (requested) void retaining.then(() => retain(true));
+    return;
+  }
+  retaining = retainRound();
+  retaining.then(
+    (deleted) => {
+      retaining = undefined;
+      if (deleted > 0 || requested) port.postMessage({ t: 'retained', deleted, requested } satisfies FromWriter);
+    },
+    (err: unknown) => {
+      retaining = undefined;
+      port.postMessage({ t: 'error', message: `retention: ${String(err)}`, rows: 0 } satisfies FromWriter);
+    },
+  );
+}
+
+const hasRetention = settings.maxAgeSec !== undefined || settings.maxBytes !== undefined;
+const timer = hasRetention ? setInterval(() => retain(false), settings.retentionIntervalMs) : undefined;
+
+port.on('message', (m: ToWriter) => {
+  switch (m.t) {
+    case 'batch':
+      try {
+        const inserted = writeBatch(m.rows);
+        port.postMessage({ t: 'committed', rows: m.rows.length, inserted } satisfies FromWriter);
+      } catch (err) {
+        port.postMessage({ t: 'error', message: String(err), rows: m.rows.length } satisfies FromWriter);
+      }
+      break;
+    case 'retain':
+      retain(true);
+      break;
+    case 'close':
+      if (timer) clearInterval(timer);
+      void (retaining ?? Promise.resolve()).finally(() => {
+        db.pragma('optimize');
+        db.close();
+        port.postMessage({ t: 'closed' } satisfies FromWriter);
+        port.close();
+      });
+      break;
+  }
+});
