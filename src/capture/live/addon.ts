@@ -1,0 +1,127 @@
+/**
+ * Finds and loads the libpcap addon (native/build/Release/pcap_binding.node), once,
+ * on first use: importing this module never fails, so commands that do not capture
+ * live still run where the addon was not built.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LiveCaptureError } from './errors.js';
+
+/** The shape of what pcap_binding.cc exports. */
+export interface NativeStats {
+  received: number;
+  droppedByKernel: number;
+  droppedByInterface: number;
+  captured: number;
+  capturedBytes: number;
+  batches: number;
+  stalls: number;
+  oversize: number;
+  discarded: number;
+  statsAgeMs: number | null;
+  running: boolean;
+}
+
+export interface NativeLiveCapture {
+  readonly linkType: number;
+  readonly tsResolution: 'us' | 'ns';
+  readonly snaplen: number;
+  readonly warning: string | null;
+  stop(): void;
+  stats(): NativeStats;
+}
+
+export interface NativeOpenOptions {
+  device: string;
+  netns?: string;
+  filter?: string;
+  snaplen?: number;
+  bufferBytes?: number;
+  promiscuous?: boolean;
+  timeoutMs?: number;
+  immediate?: boolean;
+  batchBytes?: number;
+  batchPool?: number;
+  flushMs?: number;
+  statsIntervalMs?: number;
+  drainMaxMs?: number;
+}
+
+/** kind 0: (0, batch, packets); kind 1: (1, message, code); kind 2: (2) once, last. */
+export type NativeCallback = (kind: 0 | 1 | 2, value?: Buffer | string, extra?: number | string) => void;
+
+export interface NativeAddressRecord {
+  family: 'inet' | 'inet6' | 'link' | 'unknown';
+  addr: string | null;
+  netmask: string | null;
+  broadaddr: string | null;
+  dstaddr: string | null;
+}
+
+export interface NativeBinding {
+  LiveCapture: new (opts: NativeOpenOptions, cb: NativeCallback) => NativeLiveCapture;
+  CompiledFilter: new (
+    expr: string,
+    linkType: number,
+    snaplen: number,
+  ) => { matches(packet: Uint8Array, origLen?: number): boolean; readonly instructions: number };
+  listInterfaces(netns?: string): { name: string; description: string | null; addresses: NativeAddressRecord[]; flags: number }[];
+  version(): string;
+}
+
+/** The command that builds the addon (scripts/setup.sh runs it). */
+export const BUILD_COMMAND = 'npx node-gyp rebuild -C native';
+
+/** The project root: the nearest folder above this file holding package.json (from src/ and dist/ alike). */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('dist')) {
+    const up = dirname(dir);
+    if (up === dir) return process.cwd();
+    dir = up;
+  }
+  return dir;
+}
+
+/** Where the addon is looked for: $TAPLINE_PCAP_ADDON, else the node-gyp output under native/. */
+export function addonPath(): string {
+  return process.env.TAPLINE_PCAP_ADDON || join(projectRoot(), 'native', 'build', 'Release', 'pcap_binding.node');
+}
+
+let binding: NativeBinding | undefined;
+let loadError: LiveCaptureError | undefined;
+
+export function loadBinding(): NativeBinding {
+  if (binding) return binding;
+  if (loadError) throw loadError;
+  const path = addonPath();
+  if (!existsSync(path)) {
+    loadError = new LiveCaptureError(
+      'capture.addon_missing',
+      `live capture needs the libpcap addon, which is not built (${path} is missing): build it with \`${BUILD_COMMAND}\` (needs Debian's libpcap-dev)`,
+    );
+    throw loadError;
+  }
+  try {
+    binding = createRequire(import.meta.url)(path) as NativeBinding;
+  } catch (e) {
+    loadError = new LiveCaptureError(
+      'capture.addon_missing',
+      `the libpcap addon at ${path} does not load (${(e as Error).message}): rebuild it with \`${BUILD_COMMAND}\``,
+    );
+    throw loadError;
+  }
+  return binding;
+}
+
+/** Why live capture cannot work here (addon missing or not loadable), or null when it can. */
+export function liveCaptureUnavailableReason(): string | null {
+  try {
+    loadBinding();
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

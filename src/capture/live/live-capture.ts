@@ -1,0 +1,206 @@
+/**
+ * Live capture through libpcap: one pcap handle and one native capture thread per
+ * interface; packets reach JavaScript in batches of bare pcap records (16-byte record
+ * header in host byte order, then the bytes), the layout `createPcapRecordParser` reads.
+ */
+import { loadBinding, type NativeLiveCapture } from './addon.js';
+import { fromNative, LiveCaptureError } from './errors.js';
+
+export type TsResolution = 'us' | 'ns';
+
+export interface LiveCaptureOptions {
+  /** Interface names, or 'any' (Linux's "any" device: every interface, SLL2 link type when libpcap has it). */
+  interfaces: string[] | 'any';
+  /** Capture filter in pcap-filter syntax, applied in the kernel. */
+  filter?: string;
+  /** Bytes kept of each packet (default 262144, libpcap's maximum: whole packets). */
+  snaplen?: number;
+  /** Kernel ring size per interface (default 32 MiB): how big a burst may wait for the capture thread. */
+  bufferBytes?: number;
+  /** Promiscuous mode (default true, as tcpdump; ignored for 'any'). */
+  promiscuous?: boolean;
+  /** libpcap's read timeout (default 50 ms): how long the kernel holds a part-filled block. */
+  timeoutMs?: number;
+  /** libpcap immediate mode: every packet is readable at once (more wake-ups; default false). */
+  immediate?: boolean;
+  /** Bytes per batch (default 1 MiB). */
+  batchBytes?: number;
+  /** Batches per interface, in flight or free (default 4): the memory bound, batchBytes x batchPool. */
+  batchPool?: number;
+  /** A part-filled batch is handed over at most this long after its first packet (default 50 ms). */
+  flushMs?: number;
+  /** How often the kernel's counters are read (default 1000 ms). */
+  statsIntervalMs?: number;
+  /** After stop(), how long at most to keep reading what the kernel already holds (default 1000 ms). */
+  drainMaxMs?: number;
+  /** A network namespace to capture in: a name under /run/netns or a path (/proc/PID/ns/net). Needs CAP_SYS_ADMIN. */
+  netns?: string;
+  /** One call per batch. `batch` is a fresh Buffer: it may be kept. */
+  onBatch(batch: Buffer, linkType: number, tsResolution: TsResolution, interfaceName: string): void;
+  /** Errors while running (`capture.read_failed`, `capture.callback_failed`); the other interfaces go on. */
+  onError(err: LiveCaptureError): void;
+}
+
+export interface LiveCaptureCounters {
+  /** Packets that passed the filter in the kernel (pcap_stats ps_recv). */
+  received: number;
+  /** Packets the kernel dropped because the ring was full (ps_drop): Tapline was too slow. */
+  droppedByKernel: number;
+  /** Packets the interface or driver dropped (ps_ifdrop). */
+  droppedByInterface: number;
+  /** Packets put into batches. */
+  captured: number;
+  /** Bytes of packet data put into batches (sum of caplen). */
+  capturedBytes: number;
+  batches: number;
+  /** Times the capture thread waited because every batch was still with JavaScript (back-pressure). */
+  stalls: number;
+}
+
+export interface InterfaceCounters extends LiveCaptureCounters {
+  name: string;
+  /** Milliseconds since the kernel counters were last read (null before the first read). */
+  statsAgeMs: number | null;
+  running: boolean;
+}
+
+export interface LiveCaptureStats extends LiveCaptureCounters {
+  interfaces: InterfaceCounters[];
+}
+
+export interface LiveInterfaceInfo {
+  name: string;
+  /** LINKTYPE_* of the records this interface delivers. */
+  linkType: number;
+  tsResolution: TsResolution;
+  snaplen: number;
+  /** A libpcap warning at activation (e.g. promiscuous mode not supported), or null. */
+  warning: string | null;
+}
+
+export interface LiveCapture {
+  /** The link type of the first interface (every batch also carries its own). */
+  readonly linkType: number;
+  readonly interfaces: readonly LiveInterfaceInfo[];
+  /** Counters, summed and per interface; the kernel's are refreshed every statsIntervalMs and at stop. */
+  stats(): LiveCaptureStats;
+  /**
+   * Stops every interface; resolves once the last batch has been delivered and the
+   * threads have ended. Calling it again returns the same promise.
+   */
+  stop(): Promise<void>;
+}
+
+const COUNTERS: (keyof LiveCaptureCounters)[] = ['received', 'droppedByKernel', 'droppedByInterface', 'captured', 'capturedBytes', 'batches', 'stalls'];
+
+/** A namespace name becomes its iproute2 path; a path is used as given. */
+function netnsPath(netns: string | undefined): string | undefined {
+  if (!netns) return undefined;
+  return netns.includes('/') ? netns : `/run/netns/${netns}`;
+}
+
+interface Handle {
+  info: LiveInterfaceInfo;
+  native: NativeLiveCapture;
+  done: Promise<void>;
+}
+
+export function openLiveCapture(opts: LiveCaptureOptions): LiveCapture {
+  const binding = loadBinding();
+  const devices = opts.interfaces === 'any' ? ['any'] : opts.interfaces;
+  if (devices.length === 0) throw new LiveCaptureError('capture.bad_option', 'interfaces must name at least one interface (or be "any")');
+  if (new Set(devices).size !== devices.length) throw new LiveCaptureError('capture.bad_option', `interfaces lists a name twice: ${devices.join(', ')}`);
+  const { onBatch, onError } = opts;
+  const handles: Handle[] = [];
+  try {
+    for (const device of devices) handles.push(openOne(binding, device, opts, onBatch, onError));
+  } catch (e) {
+    for (const h of handles) h.native.stop();
+    throw fromNative(e, undefined);
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    linkType: handles[0]!.info.linkType,
+    interfaces: handles.map((h) => h.info),
+    stats(): LiveCaptureStats {
+      const total: LiveCaptureStats = { received: 0, droppedByKernel: 0, droppedByInterface: 0, captured: 0, capturedBytes: 0, batches: 0, stalls: 0, interfaces: [] };
+      for (const h of handles) {
+        const s = h.native.stats();
+        for (const k of COUNTERS) total[k] += s[k];
+        total.interfaces.push({
+          name: h.info.name,
+          received: s.received,
+          droppedByKernel: s.droppedByKernel,
+          droppedByInterface: s.droppedByInterface,
+          captured: s.captured,
+          capturedBytes: s.capturedBytes,
+          batches: s.batches,
+          stalls: s.stalls,
+          statsAgeMs: s.statsAgeMs,
+          running: s.running,
+        });
+      }
+      return total;
+    },
+    stop(): Promise<void> {
+      stopping ??= Promise.all(
+        handles.map((h) => {
+          h.native.stop();
+          return h.done;
+        }),
+      ).then(() => undefined);
+      return stopping;
+    },
+  };
+}
+
+function openOne(
+  binding: ReturnType<typeof loadBinding>,
+  device: string,
+  opts: LiveCaptureOptions,
+  onBatch: LiveCaptureOptions['onBatch'],
+  onError: LiveCaptureOptions['onError'],
+): Handle {
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  // Filled in right after construction; the native thread cannot call back before the next tick.
+  let info: LiveInterfaceInfo | undefined;
+  let native: NativeLiveCapture;
+  try {
+    native = new binding.LiveCapture(
+      {
+        device,
+        netns: netnsPath(opts.netns),
+        filter: opts.filter,
+        snaplen: opts.snaplen,
+        bufferBytes: opts.bufferBytes,
+        promiscuous: device === 'any' ? false : opts.promiscuous,
+        timeoutMs: opts.timeoutMs,
+        immediate: opts.immediate,
+        batchBytes: opts.batchBytes,
+        batchPool: opts.batchPool,
+        flushMs: opts.flushMs,
+        statsIntervalMs: opts.statsIntervalMs,
+        drainMaxMs: opts.drainMaxMs,
+      },
+      (kind, value, extra) => {
+        if (kind === 0) {
+          try {
+            onBatch(value as Buffer, info!.linkType, info!.tsResolution, device);
+          } catch (e) {
+            onError(new LiveCaptureError('capture.callback_failed', `onBatch threw for ${device}: ${(e as Error)?.message ?? e}`, device, { cause: e }));
+          }
+        } else if (kind === 1) {
+          onError(new LiveCaptureError((extra as LiveCaptureError['code']) ?? 'capture.read_failed', value as string, device));
+        } else {
+          resolveDone();
+        }
+      },
+    );
+  } catch (e) {
+    throw fromNative(e, device);
+  }
+  info = { name: device, linkType: native.linkType, tsResolution: native.tsResolution, snaplen: native.snaplen, warning: native.warning };
+  return { info, native, done };
+}
