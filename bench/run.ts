@@ -15,6 +15,10 @@ import { pathToFileURL } from 'node:url';
 import { repoRoot } from '../test/support/paths.js';
 import { benchCacheDir, describeCapture, ensureCapture, ensureScaledCapture, type CaptureSummary } from './record.js';
 import { GNU_TIME, measure, toolVersion, type Measurement } from './measure.js';
+import { readCaptureFile } from '../src/capture/index.js';
+import { createPipeline } from '../src/pipeline/index.js';
+import type { Entry } from '../src/entries/index.js';
+import { benchKfl, kflBenchCases } from '../src/kfl/bench.js';
 
 export interface BenchContext {
   capture: CaptureSummary;
@@ -96,8 +100,59 @@ const readSection: BenchSection = {
   },
 };
 
+/** Entries the kfl section evaluates queries over (the issue's "one million in-memory entries"). */
+export const KFL_BENCH_ENTRIES = 1_000_000;
+
+/** Every entry of a capture, read on this thread through the whole pipeline (as `tapline read --workers 0`). */
+async function captureEntries(file: string): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  const pipeline = createPipeline({ nodeName: 'bench', onEntry: (e) => entries.push(e) });
+  await readCaptureFile(file, pipeline.push);
+  pipeline.finish();
+  return entries;
+}
+
+/**
+ * KFL: compiled queries over one million in-memory entries, and the same selection by jq.
+ * The million is the capture's entries over and over (the same objects, so memory stays
+ * that of one capture). jq and the JSON-lines run read each distinct entry once: the whole
+ * million as JSON would be ~100 times the capture's JSON (bodies included), so their rates are
+ * per entry of that file.
+ */
+const kflSection: BenchSection = {
+  name: 'kfl',
+  description: `KFL over ${KFL_BENCH_ENTRIES.toLocaleString('en-US')} in-memory entries of the capture vs jq over the same entries as JSON lines`,
+  async run(ctx) {
+    // The 1 GB capture is shifted copies of the base one: the same entries, more slowly read.
+    const distinct = await captureEntries(ctx.capture.file);
+    if (distinct.length === 0) throw new Error(`no entries in ${ctx.capture.file}`);
+    const entries: Entry[] = new Array(KFL_BENCH_ENTRIES);
+    for (let i = 0; i < KFL_BENCH_ENTRIES; i++) entries[i] = distinct[i % distinct.length]!;
+    ctx.log(`  ${distinct.length.toLocaleString('en-US')} distinct entries, repeated to ${KFL_BENCH_ENTRIES.toLocaleString('en-US')}; jq reads the distinct ones as JSON lines`);
+    const rows = await benchKfl(entries, kflBenchCases, { jsonLinesEntries: distinct });
+    const head = `${pad('query', 15)} ${pad('in memory', 14, true)} ${pad('JSON lines', 13, true)} ${pad('jq', 12, true)} ${pad('vs jq', 7, true)}  matched (jq, per distinct)  target`;
+    ctx.log(`  ${head}`);
+    ctx.log(`  ${'-'.repeat(head.length)}`);
+    const targets: Record<string, number> = { 'protocol macro': 5e6, 'status 500': 5e6, 'header regex': 1e6 };
+    const verdicts: Record<string, boolean> = {};
+    for (const r of rows) {
+      const target = targets[r.name];
+      const met = (target === undefined || r.entriesPerSec >= target) && r.ratioEndToEnd > 1;
+      verdicts[r.name] = met;
+      ctx.log(
+        `  ${pad(r.name, 15)} ${pad(`${(r.entriesPerSec / 1e6).toFixed(2)} M/s`, 14, true)} ${pad(`${(r.endToEndEntriesPerSec / 1e3).toFixed(1)} k/s`, 13, true)} ` +
+          `${pad(`${(r.jqEntriesPerSec / 1e3).toFixed(1)} k/s`, 12, true)} ${pad(`x${r.ratioEndToEnd.toFixed(2)}`, 7, true)}  ` +
+          `${pad(`${r.matched} (${r.jqMatched}, ${r.jsonLinesMatched})`, 26)}  ` +
+          `${target === undefined ? '' : `>= ${target / 1e6} M/s, `}faster than jq: ${met ? 'met' : 'MISSED'}`,
+      );
+      if (r.jqMatched !== r.jsonLinesMatched) ctx.log(`  ! ${r.name}: jq selected ${r.jqMatched} of the JSON lines, KFL ${r.jsonLinesMatched}`);
+    }
+    return { distinctEntries: distinct.length, entries: KFL_BENCH_ENTRIES, rows, targetsMet: verdicts };
+  },
+};
+
 /** Every section, in the order they run. */
-export const SECTIONS: BenchSection[] = [readSection];
+export const SECTIONS: BenchSection[] = [readSection, kflSection];
 
 interface Args {
   only: string[] | null;

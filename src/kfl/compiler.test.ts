@@ -37,7 +37,8 @@ describe('no text of the query becomes code', () => {
     const g = generated(q);
     const words = new Set(g.code.match(/[A-Za-z_$][\w$]*/g));
     const ours = new Set(['use', 'strict', 'const', 'K', 'return', 'function', 'match', 'e', 'null', 'true', 'false',
-      'get', 'index', 'header', 'eq', 'eqStr', 'eqNum', 'eqBool', 'rx', 'cmp', 'cmpNum', 'startsWith', 'endsWith', 'contains', 'size', 'json', 'add', 'sub', 'neg', 'now', 'mulOrNull']);
+      'get', 'index', 'header', 'eq', 'eqStr', 'eqNum', 'eqBool', 'rx', 'cmp', 'cmpNum', 'startsWith', 'endsWith', 'contains', 'size', 'json', 'jsonGet', 'add', 'sub', 'neg', 'now', 'mulOrNull',
+      'let', 't', 'typeof', 'object', 'isArray', 'hasOwn', 'call', 'undefined']);
     for (const w of words) assert.ok(ours.has(w) || /^c\d+$/.test(w), `'${w}' in generated code`);
     // Numbers of the query are constants too: the only digits are constant and array indexes.
     assert.ok(!g.code.includes('12345'));

@@ -35,6 +35,7 @@ const HELPER_NAMES = [
   'contains',
   'size',
   'json',
+  'jsonGet',
   'add',
   'sub',
   'neg',
@@ -88,14 +89,27 @@ class Generator {
         // The checker lets a regex stand only beside == / != and in matches(), handled there.
         return { code: 'null', bool: false };
       case 'ident':
-        return { code: `get(e, ${this.constant(e.name)})`, bool: false };
+        return { code: step('e', this.constant(e.name)), bool: false };
       case 'member': {
+        const parent = e.object;
+        if (parent.kind === 'method' && parent.name === 'json' && typeof e.key === 'string' && H.isPlainJsonKey(e.key)) {
+          // `….json().key`: a body that cannot hold the key is not parsed (see jsonGet).
+          const slot = this.constant(H.createJsonSlot(), false);
+          const text = this.value(parent.object);
+          return { code: `jsonGet(${slot}, e, ${text}, ${this.constant(e.key)}, ${this.constant('"' + e.key + '"')})`, bool: false };
+        }
         const obj = this.value(e.object);
         if (typeof e.key === 'number') return { code: `index(${obj}, ${this.constant(e.key)}, ${this.constant(String(e.key))})`, bool: false };
-        const parent = e.object;
         const underHeaders = (parent.kind === 'member' && parent.key === 'headers') || (parent.kind === 'ident' && parent.name === 'headers');
-        if (underHeaders) return { code: `header(${obj}, ${this.constant(e.key)}, ${this.constant(e.key.toLowerCase())})`, bool: false };
-        return { code: `get(${obj}, ${this.constant(e.key)})`, bool: false };
+        if (underHeaders) {
+          // The name as written is the usual hit: a step of its own; the case-insensitive scan only when it misses.
+          const k = this.constant(e.key);
+          return {
+            code: `(t = ${obj}, t !== null && typeof t === 'object' && !isArray(t) && hasOwn.call(t, ${k}) ? ((t = t[${k}]) !== undefined ? t : null) : header(t, ${k}, ${this.constant(e.key.toLowerCase())}))`,
+            bool: false,
+          };
+        }
+        return { code: step(obj, this.constant(e.key)), bool: false };
       }
       case 'macro':
         return this.gen(e.expansion);
@@ -176,6 +190,17 @@ class Generator {
   }
 }
 
+/**
+ * One step of a path, `get(obj, k)` written out in place: each step then has its own
+ * property-load site, which V8 specialises to the one key and the few entry shapes it sees
+ * there (a shared helper's single site sees every key and goes megamorphic, at half the
+ * speed). The key stays a constant (`k` is a `cN` name). `t` is the match function's one
+ * temporary: a step reads and writes it with nothing else in between, so nesting is safe.
+ */
+function step(obj: string, k: string): string {
+  return `(t = ${obj}, t !== null && typeof t === 'object' && !isArray(t) && hasOwn.call(t, ${k}) && (t = t[${k}]) !== undefined ? t : null)`;
+}
+
 function paren(code: string): string {
   return `(${code})`;
 }
@@ -228,7 +253,7 @@ export function generate(predicate: Expr | null): Generated {
   const code = [
     "'use strict';",
     names.length ? `const ${names.join(', ')};` : '',
-    `return function match(e) { return ${body}; };`,
+    `return function match(e) { let t; return ${body}; };`,
   ].join('\n');
   return { code, constants: g.constants };
 }
@@ -243,7 +268,7 @@ export function compilePredicate(predicate: Expr | null, now: () => number): { m
   const generated = generate(predicate);
   const helpers = HELPER_NAMES.map((n) => H[n] as unknown);
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the source is ours; the query's text is only in K
-  const factory = new Function('K', ...HELPER_NAMES, 'now', 'mulOrNull', generated.code) as (...args: unknown[]) => MatchFn;
-  const match = factory(generated.constants, ...helpers, now, mulOrNull);
+  const factory = new Function('K', ...HELPER_NAMES, 'now', 'mulOrNull', 'hasOwn', 'isArray', generated.code) as (...args: unknown[]) => MatchFn;
+  const match = factory(generated.constants, ...helpers, now, mulOrNull, Object.prototype.hasOwnProperty, Array.isArray);
   return { match, generated };
 }

@@ -291,13 +291,81 @@ export function json(slot: JsonSlot, entry: unknown, text: unknown): unknown {
   return value;
 }
 
-function parseJsonOrBase64(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    // not JSON as it stands
+/**
+ * `text.json().key`: json() then get(), but without parsing a text that cannot have the key.
+ * A JSON object whose text holds neither `"key"` (`quoted`) nor any backslash (so no
+ * escape could spell the key) has no member `key`; its text is not base64 either (`{` is
+ * not in that alphabet). Bodies are mostly large and mostly lack the key asked for, so this
+ * replaces a full parse by two substring scans. The compiler uses it only for keys without
+ * `"`, `\` or control characters, which JSON writes as they are.
+ */
+export function jsonGet(slot: JsonSlot, entry: unknown, text: unknown, key: string, quoted: string): unknown {
+  if (typeof text === 'string' && !(slot.entry === entry && slot.text === text) && opensObject(text) && !text.includes(quoted) && !text.includes('\\')) {
+    return null;
   }
-  if (text.length % 4 === 0 && BASE64.test(text)) {
+  return get(json(slot, entry, text), key);
+}
+
+/** The first character after JSON whitespace (RFC 8259: space, tab, LF, CR) is `{`. */
+function opensObject(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) return true;
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return false;
+}
+
+/** A key JSON text spells only as itself: no quote, backslash or control character (RFC 8259 §7). */
+export function isPlainJsonKey(key: string): boolean {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** Value of a base64 digit (RFC 4648 §4), or -1. */
+function base64Digit(c: number): number {
+  if (c >= 65 && c <= 90) return c - 65;
+  if (c >= 97 && c <= 122) return c - 71;
+  if (c >= 48 && c <= 57) return c + 4;
+  if (c === 43) return 62;
+  if (c === 47) return 63;
+  return -1;
+}
+
+/**
+ * Whether base64 `text` may decode to JSON, from its first byte alone (the first two
+ * digits): JSON text starts with whitespace or the first character of a value (RFC 8259
+ * §2, §3). Binary bodies, which Tapline stores as base64, are turned away here instead of
+ * being decoded in full.
+ */
+function base64MayBeJson(text: string): boolean {
+  const a = base64Digit(text.charCodeAt(0));
+  const b = base64Digit(text.charCodeAt(1));
+  if (a < 0 || b < 0) return false;
+  return mayStartJson((a << 2) | (b >> 4));
+}
+
+/** JSON text starts with whitespace or the first character of a value (RFC 8259 §2, §3). */
+function mayStartJson(c: number): boolean {
+  return (
+    c === 0x7b || c === 0x5b || c === 0x22 || c === 0x2d || (c >= 0x30 && c <= 0x39) || c === 0x74 || c === 0x66 || c === 0x6e ||
+    c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d
+  );
+}
+
+function parseJsonOrBase64(text: string): unknown {
+  // HTML, empty and other text would only throw (and an exception costs a stack trace).
+  if (mayStartJson(text.charCodeAt(0))) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // not JSON as it stands
+    }
+  }
+  if (text.length % 4 === 0 && base64MayBeJson(text) && BASE64.test(text)) {
     try {
       return JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
     } catch {

@@ -163,6 +163,49 @@ describe('functions and methods', () => {
     assert.equal(compile('response.content.text.json().list[1] == 2').match(body('{"list":[1,2]}')), true);
     assert.equal(compile('response.content.text.json() == null').match(body('{')), true);
   });
+  test('json().key skips the parse only when the text cannot hold the key', () => {
+    const body = (text: unknown): Record<string, unknown> => ({ response: { content: { text } } });
+    const q = compile('response.content.text.json().some.path == "somevalue"');
+    const original = JSON.parse;
+    let parses = 0;
+    JSON.parse = ((text: string) => (parses++, original(text))) as typeof JSON.parse;
+    try {
+      assert.equal(q.match(body('{"other":{"path":"somevalue"}}')), false);
+      assert.equal(q.match(body(' \r\n\t{"other":1}')), false);
+      assert.equal(parses, 0, 'an object text without "some" and without escapes is not parsed');
+      // An escape could spell the key: parsed, and found.
+      assert.equal(q.match(body('{"\\u0073ome":{"path":"somevalue"}}')), true);
+      assert.equal(q.match(body('{"x":"a\\"b","some":{"path":"somevalue"}}')), true);
+      assert.equal(q.match(body('\n {"some":{"path":"somevalue"}}')), true);
+      // "some" as a value, a list, or a text that is not an object: parsed as before.
+      assert.equal(q.match(body('{"x":"some"}')), false);
+      assert.equal(compile('response.content.text.json().some == 1').match(body('[{"some":1}]')), false);
+      assert.equal(compile('response.content.text.json().some == 1').match(body(Buffer.from('{"some":1}').toString('base64'))), true);
+      // Keys JSON must escape take the ordinary path.
+      assert.equal(compile('response.content.text.json()["a\\"b"] == 1').match(body('{"a\\"b":1}')), true);
+      assert.equal(compile('response.content.text.json()["tab\\there"] == 1').match(body('{"tab\\there":1}')), true);
+      // Base64 of every kind of JSON text still parses; base64 of other bytes is not decoded.
+      const b64 = (t: string | Buffer): Record<string, unknown> => body(Buffer.from(t).toString('base64'));
+      for (const doc of ['{"some":1}', ' \n{"some":1}', '\t{"some":1}', '\r\n{"some":1}']) {
+        assert.equal(compile('response.content.text.json().some == 1').match(b64(doc)), true, JSON.stringify(doc));
+      }
+      for (const [doc, want] of [['[1,2]', 2], ['"x"', 'x'], ['-1', -1], ['7', 7], ['true', true], ['false', false]] as const) {
+        assert.equal(compile(`response.content.text.json() == ${JSON.stringify(want)}`).match(b64(doc)), true, doc);
+      }
+      assert.equal(compile('response.content.text.json() == null').match(b64('null')), true);
+      parses = 0;
+      assert.equal(q.match(b64(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))), false);
+      assert.equal(q.match(b64('<html>{"some":{"path":"somevalue"}}</html>')), false);
+      assert.equal(parses, 0, 'base64 of a PNG or of HTML is neither parsed as it stands nor decoded to be parsed');
+      assert.equal(compile('response.content.text.json() == null').match(body('<html></html>')), true);
+      assert.equal(compile('response.content.text.json() == null').match(body('')), true);
+      assert.equal(parses, 0, 'text that cannot start JSON is not handed to JSON.parse');
+      // A key that is a lone surrogate, in a text that holds it raw.
+      assert.equal(compile('response.content.text.json()["\\ud800"] == 1').match(body('{"\ud800":1}')), true);
+    } finally {
+      JSON.parse = original;
+    }
+  });
   test('json() parses once per entry and call site', () => {
     const original = JSON.parse;
     let parses = 0;

@@ -609,6 +609,9 @@ const HTML_SIZES: Readonly<Record<string, number>> = { 'index.html': 6000, 'abou
 
 /** Bodies `return` sends: exact and known, unlike nginx's own error pages. */
 const CREATED_BODY = '{"id":42,"status":"created"}\n';
+/** JSON answers with a nested field, for queries that walk into a body (`response.content.text.json().some.path`). */
+const SOME_PATH_BODY = '{"some":{"path":"somevalue"}}\n';
+const SOME_OTHER_BODY = '{"some":{"path":"othervalue"}}\n';
 
 interface NginxSite {
   resources: NginxResource[];
@@ -646,6 +649,9 @@ function buildNginxSite(): NginxSite {
   out.push({ path: '/redirect', status: 302, bodyLength: null, contentType: 'text/html', gzip: true, chunked: false });
   out.push({ path: '/moved', status: 301, bodyLength: null, contentType: 'text/html', gzip: true, chunked: false });
   out.push({ path: '/api/orders', status: 201, bodyLength: CREATED_BODY.length, contentType: 'application/json', gzip: false, chunked: false });
+  // gzip_types covers application/json, so these are compressed when asked (`return` bodies are short: no chunking).
+  out.push({ path: '/api/some', status: 200, bodyLength: SOME_PATH_BODY.length, contentType: 'application/json', gzip: true, chunked: false });
+  out.push({ path: '/api/some-other', status: 200, bodyLength: SOME_OTHER_BODY.length, contentType: 'application/json', gzip: true, chunked: false });
   // The echo module sends the request body back without a length: chunked.
   out.push({ path: '/echo', status: 200, bodyLength: null, contentType: 'application/octet-stream', gzip: false, chunked: true });
   return { resources: out, files };
@@ -713,6 +719,8 @@ http {
     location = /redirect { return 302 /json/small.json; }
     location = /moved { return 301 /html/index.html; }
     location = /api/orders { default_type application/json; return 201 '${CREATED_BODY.trimEnd()}\\n'; }
+    location = /api/some { default_type application/json; return 200 '${SOME_PATH_BODY.trimEnd()}\\n'; }
+    location = /api/some-other { default_type application/json; return 200 '${SOME_OTHER_BODY.trimEnd()}\\n'; }
     location /chunked/ { sub_filter '@@never@@' 'x'; sub_filter_once off; }
 ${echo ? '    location = /echo { echo_read_request_body; echo_request_body; }\n' : ''}  }
 }
