@@ -24,10 +24,21 @@ export interface ParallelOptions {
   /** Bytes per batch (default 256 KiB) and batches in flight per worker before `drained()` waits (default 8). */
   batchBytes?: number;
   maxInFlight?: number;
+  /**
+   * A live source cannot wait: when set, a packet whose thread already has maxInFlight
+   * batches waiting is dropped and counted (`droppedByTapline`) instead of queued.
+   */
+  dropWhenBehind?: boolean;
+  /** Messages a worker's sink posts (`postToMain`). */
+  onSinkMessage?(message: unknown, worker: number): void;
 }
 
 export interface ParallelPipeline {
   push(packet: RawPacket): void;
+  /** Sends every partly filled batch now (a live source calls it on a timer, so quiet traffic is not held back). */
+  flushPartial(): void;
+  /** Packets dropped because dissection could not keep up (only with dropWhenBehind). */
+  readonly droppedByTapline: number;
   /** A promise when the workers are behind (the reader should wait), else undefined. */
   drained(): Promise<void> | undefined;
   finish(): Promise<PipelineSummary>;
@@ -37,6 +48,7 @@ export interface ParallelPipeline {
 type ToWorker = { batch: ArrayBuffer } | { finish: true };
 type FromWorker =
   | { ack: number }
+  | { sink: unknown }
   | { done: Omit<PipelineSummary, 'packets' | 'bytes'> }
   | { error: string };
 
@@ -69,6 +81,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
     worker.on('message', (m: FromWorker) => {
       if ('ack' in m) lane.inFlight -= m.ack;
+      else if ('sink' in m) opts.onSinkMessage?.(m.sink, i);
       else if ('done' in m) lane.done = m.done;
       else if ('error' in m) failure ??= new Error(`dissection thread ${i}: ${m.error}`);
       wakeUp();
@@ -83,6 +96,8 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
 
   let packets = 0;
   let bytes = 0;
+  let dropped = 0;
+  const dropWhenBehind = opts.dropWhenBehind === true;
   const send = (lane: Lane) => {
     const batch = lane.writer.take();
     lane.inFlight++;
@@ -105,9 +120,19 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
       if (p === null) return;
       const lane = lanes[symmetricFlowHash(p) % n];
       if (!lane.writer.append(p)) {
+        if (dropWhenBehind && lane.inFlight >= maxInFlight) {
+          dropped++;
+          return;
+        }
         send(lane);
         lane.writer.append(p);
       }
+    },
+    flushPartial() {
+      for (const lane of lanes) if (lane.writer.bytes > 0 && !(dropWhenBehind && lane.inFlight >= maxInFlight)) send(lane);
+    },
+    get droppedByTapline() {
+      return dropped;
     },
     drained() {
       if (failure) return Promise.reject(failure);
@@ -124,6 +149,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
       } finally {
         await Promise.all(lanes.map((l) => l.worker.terminate()));
       }
+      if (dropped > 0) issues.count('tapline.dropped_behind', dropped);
       const total: PipelineSummary = { packets, bytes, flows: 0, entries: 0, gaps: 0, gapBytes: 0, issues: {} };
       for (const { done } of lanes) {
         total.flows += done!.flows;
@@ -141,7 +167,12 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
 /** What a worker does with its entries; `flush` runs after every batch and at the end. */
 export interface EntrySink {
   onEntry(entry: Entry): void;
-  flush(): void;
+  flush(flows?: { active: number }): void;
+}
+
+/** Posts a message to the main thread's `onSinkMessage` (from a sink inside a worker). */
+export function postToMain(message: unknown): void {
+  parentPort?.postMessage({ sink: message } satisfies FromWorker);
 }
 
 /** The body of a dissection worker module: `serveFlowWorker((sinkData) => mySink)`. */
@@ -153,7 +184,11 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
   const flows = createFlowPipeline({ ...settings, onEntry: (e) => sink.onEntry(e) });
   const packet = emptyDecodedPacket();
   const add = flows.add;
-  const flush = () => sink.flush();
+  const flowInfo = { active: 0 };
+  const flush = () => {
+    flowInfo.active = flows.activeFlows();
+    sink.flush(flowInfo);
+  };
   port.on('message', (m: ToWorker) => {
     try {
       if ('batch' in m) {

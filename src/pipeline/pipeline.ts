@@ -42,6 +42,8 @@ export interface PipelineSummary {
 
 export interface FlowPipeline {
   add(packet: DecodedPacket): void;
+  /** Connections and UDP flows open now. */
+  activeFlows(): number;
   /** End of input: close every flow and emit what is pending. */
   finish(): Omit<PipelineSummary, 'packets' | 'bytes'>;
   readonly issues: IssueCounter;
@@ -81,6 +83,7 @@ export function createFlowPipeline(opts: FlowPipelineSettings & { onEntry(entry:
   return {
     issues,
     add: (p) => flows.add(p),
+    activeFlows: () => flows.stats.active,
     finish() {
       flows.flush();
       const s = flows.stats;
