@@ -1,5 +1,7 @@
 import { runReadCommand, readHelp } from './read-command.js';
 import { runKflCommand } from './kfl-command.js';
+import { runTapCommand, tapHelp } from './tap-command.js';
+import { runQueryCommand, runExportCommand, queryHelp, exportHelp } from './hub-client-commands.js';
 
 const help = `Usage: tapline COMMAND [options]
 
@@ -7,7 +9,10 @@ Protocol-level sight of your network: capture, reassemble and dissect traffic in
 entries (HTTP, DNS, …), query them with KFL.
 
 Commands:
+  tap              capture live traffic here, store entries and packets, serve the API
   read FILE|-      entries from a pcap/pcapng file (or standard input) as JSON lines or a table
+  query            stored entries from a running tap, by KFL, as JSON lines
+  export           a PCAPNG of a running tap's packets, by KFL or capture filter
   kfl check QUERY  validate a KFL query and explain it (normalised form, push-down plan, warnings)
   kfl fields       the fields KFL can query, by protocol
   help [COMMAND]   this text, or a command's
@@ -20,10 +25,19 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'read':
       return runReadCommand(rest, process.stdout, process.stderr);
+    case 'tap':
+      return runTapCommand(rest, process.stdout, process.stderr);
+    case 'query':
+      return runQueryCommand(rest, process.stdout, process.stderr);
+    case 'export':
+      return runExportCommand(rest, process.stdout, process.stderr);
     case 'kfl':
       return runKflCommand(rest, process.stdout, process.stderr);
     case 'help':
       if (rest[0] === 'read') process.stdout.write(readHelp);
+      else if (rest[0] === 'tap') process.stdout.write(tapHelp);
+      else if (rest[0] === 'query') process.stdout.write(queryHelp);
+      else if (rest[0] === 'export') process.stdout.write(exportHelp);
       else if (rest[0] === 'kfl') return runKflCommand(['--help'], process.stdout, process.stderr);
       else process.stdout.write(help);
       return 0;

@@ -1,0 +1,261 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import type { RawPacket } from '../capture/types.js';
+import { readCaptureFile } from '../capture/index.js';
+import { createPcapRecordParser } from '../capture/capture-parser.js';
+import { openLiveCapture, compileFilter, type LiveCapture } from '../capture/live/index.js';
+import type { Entry } from '../entries/index.js';
+import { compile } from '../kfl/index.js';
+import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
+import { openEntryStore, type EntryStore } from '../store/index.js';
+import { openPacketRing, flowsFromEntries, type PacketRing } from '../pcap/index.js';
+import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntrySource, type HubLive, type HubPcapSource, type HubStatsSnapshot } from '../hub/index.js';
+import type { TapWorkerMessage } from './tap-worker.js';
+
+export type TapSource =
+  | { kind: 'live'; interfaces: string[] | 'any'; filter?: string; snaplen?: number; bufferBytes?: number; promiscuous?: boolean }
+  | { kind: 'file'; path: string; /** 0 or absent: as fast as possible; 1: real time; 2: twice as fast … */ speed?: number };
+
+export interface TapOptions {
+  source: TapSource;
+  dataDir: string;
+  listen: { host: string; port: number };
+  /** The API token; made once and kept in the data folder when absent. */
+  token?: string;
+  workers: number;
+  nodeName: string;
+  limits: LimitOverrides;
+  retention: { maxAgeSec: number; maxBytes: number };
+  ring: { maxAgeSec: number; maxBytes: number };
+  /** Called for every entry as it is stored (the terminal view). */
+  onEntry?(entry: Entry): void;
+  /** Called once a file source has been read to its end. */
+  onSourceEnd?(summary: PipelineSummary | undefined, error?: Error): void;
+}
+
+export interface Tap {
+  url: string;
+  token: string;
+  tokenCreated: boolean;
+  store: EntryStore;
+  ring: PacketRing;
+  stats(): HubStatsSnapshot;
+  stop(): Promise<void>;
+}
+
+/**
+ * `tapline tap` on one machine: capture (live or from a file) → ring of raw packets →
+ * dissection threads → entry store, live stream and the hub API.
+ */
+export async function startTap(opts: TapOptions): Promise<Tap> {
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const { token, created } = opts.token ? { token: opts.token, created: false } : loadOrCreateToken(opts.dataDir);
+  const store = openEntryStore({ dir: join(opts.dataDir, 'entries'), retention: opts.retention });
+  const ring = openPacketRing({ dir: join(opts.dataDir, 'ring'), maxBytes: opts.ring.maxBytes, maxAgeSec: opts.ring.maxAgeSec });
+
+  const subscribers = new Set<(e: Entry) => void>();
+  const live: HubLive = {
+    subscribe(onEntry) {
+      subscribers.add(onEntry);
+      return () => subscribers.delete(onEntry);
+    },
+  };
+
+  const counters = { packets: 0, bytes: 0, entries: 0, byProtocol: {} as Record<string, number>, flowsByWorker: [] as number[] };
+  const settings: FlowPipelineSettings = {
+    nodeName: opts.nodeName,
+    settings: opts.limits.settings,
+    reassemblyLimits: opts.limits.reassemblyLimits,
+    protocolLimits: opts.limits.protocolLimits,
+    detection: opts.limits.detection,
+  };
+  const isLive = opts.source.kind === 'live';
+  const pipeline = createParallelPipeline({
+    workers: opts.workers,
+    workerUrl: new URL('./tap-worker.js', import.meta.url),
+    settings,
+    sinkData: null,
+    decodeLimits: opts.limits.decodeLimits,
+    dropWhenBehind: isLive,
+    onSinkMessage(message, worker) {
+      const m = message as TapWorkerMessage;
+      counters.flowsByWorker[worker] = m.flows;
+      for (const entry of m.entries) {
+        counters.entries++;
+        counters.byProtocol[entry.protocol.name] = (counters.byProtocol[entry.protocol.name] ?? 0) + 1;
+        store.add(entry);
+        for (const s of subscribers) s(entry);
+        opts.onEntry?.(entry);
+      }
+    },
+  });
+
+  const onPacket = (p: RawPacket) => {
+    counters.packets++;
+    counters.bytes += p.capLen;
+    ring.write(p, null);
+    pipeline.push(p);
+  };
+
+  let capture: LiveCapture | undefined;
+  let stopping = false;
+  let sourceDone: Promise<void> = Promise.resolve();
+  const flushTimer = setInterval(() => {
+    pipeline.flushPartial();
+    ring.flush();
+  }, 50);
+
+  if (opts.source.kind === 'live') {
+    const src = opts.source;
+    const parsers = new Map<string, { parse: ReturnType<typeof createPcapRecordParser>; index: number }>();
+    capture = openLiveCapture({
+      interfaces: src.interfaces,
+      filter: src.filter,
+      snaplen: src.snaplen,
+      bufferBytes: src.bufferBytes,
+      promiscuous: src.promiscuous,
+      onBatch(batch, linkType, tsResolution, interfaceName) {
+        let p = parsers.get(interfaceName);
+        if (p === undefined) {
+          const index = parsers.size;
+          const parse = createPcapRecordParser(linkType, src.snaplen ?? 262144, tsResolution, (raw) => {
+            raw.interfaceId = index;
+            onPacket(raw);
+          });
+          p = { parse, index };
+          parsers.set(interfaceName, p);
+        }
+        p.parse.push(batch);
+        pipeline.flushPartial();
+      },
+      onError(err) {
+        process.stderr.write(`tapline tap: capture: ${err.message}\n`);
+      },
+    });
+  } else {
+    sourceDone = readFileSource(opts.source, onPacket, () => stopping, pipeline.drained).then(
+      () => opts.onSourceEnd?.(undefined),
+      (err) => opts.onSourceEnd?.(undefined, err as Error),
+    );
+  }
+
+  const snapshot = (): HubStatsSnapshot => {
+    const cs = capture?.stats();
+    return {
+      packets: counters.packets,
+      bytes: counters.bytes,
+      drops: { kernel: cs?.droppedByKernel ?? 0, interface: cs?.droppedByInterface ?? 0, tapline: pipeline.droppedByTapline },
+      flows: counters.flowsByWorker.reduce((a, b) => a + b, 0),
+      entries: counters.entries,
+      entriesByProtocol: { ...counters.byProtocol },
+      ring: ring.stats(),
+    };
+  };
+
+  const metrics = new Registry();
+  createTapMetrics(metrics, {
+    totals: () => {
+      const s = snapshot();
+      const st = store.stats();
+      const rs = ring.stats();
+      return { ...s, store: { entries: st.entries, bytes: st.bytes }, ring: { bytes: rs.diskBytes, segments: rs.segments, packets: rs.packets } };
+    },
+  });
+
+  const pcap: HubPcapSource = {
+    async exportPcap(req, out) {
+      let filter: ((packet: Buffer, linkType: number) => boolean) | undefined;
+      if (req.filter !== undefined && req.filter !== '') {
+        const compiled = new Map<number, ReturnType<typeof compileFilter>>();
+        const expr = req.filter;
+        const first = compileFilter(expr, 1); // checks the expression before a byte is written
+        compiled.set(1, first);
+        filter = (packet, linkType) => {
+          let f = compiled.get(linkType);
+          if (f === undefined) compiled.set(linkType, (f = compileFilter(expr, linkType)));
+          return f.matches(packet);
+        };
+      }
+      let flows;
+      if (req.kfl !== undefined && req.kfl !== '') {
+        compile(req.kfl); // a bad query rejects with KflError before anything is written
+        await store.flush();
+        flows = flowsFromEntries(store.iterate({ kfl: req.kfl, from: req.from, to: req.to, order: 'asc' }));
+      }
+      ring.flush();
+      const what = [req.kfl ? `--kfl '${req.kfl}'` : '', req.filter ? `--filter '${req.filter}'` : ''].filter(Boolean).join(' ') || 'all packets';
+      const comment = `tapline export ${what} from ${new Date(req.from).toISOString()} to ${new Date(req.to).toISOString()} (node ${opts.nodeName})`;
+      const r = await ring.export({ from: req.from, to: req.to, flows, filter, comment }, out as unknown as import('node:stream').Writable);
+      return { packets: r.packets };
+    },
+  };
+
+  const entries: HubEntrySource = {
+    query: (q) => store.query(q),
+    get: (id) => store.get(id),
+    stats() {
+      const st = store.stats();
+      return { ...st, oldest: st.oldest ?? undefined, newest: st.newest ?? undefined };
+    },
+  };
+  const app = createHub({ entries, pcap, live, stats: { snapshot }, token, metrics });
+  const { url } = await startHub(app, opts.listen);
+
+  return {
+    url,
+    token,
+    tokenCreated: created,
+    store,
+    ring,
+    stats: snapshot,
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      await capture?.stop();
+      await sourceDone;
+      clearInterval(flushTimer);
+      await pipeline.finish().catch(() => undefined);
+      await app.close();
+      ring.close();
+      await store.close();
+    },
+  };
+}
+
+/** Reads a capture file through the live path; with a speed, paced by the packets' own timestamps. */
+async function readFileSource(
+  src: { path: string; speed?: number },
+  onPacket: (p: RawPacket) => void,
+  stopped: () => boolean,
+  drained: () => Promise<void> | undefined,
+): Promise<void> {
+  const speed = src.speed ?? 0;
+  if (speed <= 0) {
+    await readCaptureFile(src.path, onPacket, { beforeRead: () => (stopped() ? Promise.reject(new Error('stopped')) : drained()) }).catch((e) => {
+      if (!stopped()) throw e;
+    });
+    return;
+  }
+  // Paced replay: packets of each chunk are copied, then released when their time comes.
+  let queue: RawPacket[] = [];
+  let firstPacketMs: number | undefined;
+  let startedMs = 0;
+  const release = async () => {
+    for (const p of queue) {
+      if (stopped()) return;
+      const at = p.tsSec * 1000 + p.tsNsec / 1e6;
+      if (firstPacketMs === undefined) {
+        firstPacketMs = at;
+        startedMs = Date.now();
+      }
+      const due = startedMs + (at - firstPacketMs) / speed;
+      const wait = due - Date.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      onPacket(p);
+    }
+    queue = [];
+  };
+  await readCaptureFile(src.path, (p) => queue.push({ ...p, data: Buffer.from(p.data) }), { chunkBytes: 256 * 1024, beforeRead: release });
+  await release();
+}
