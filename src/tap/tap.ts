@@ -94,7 +94,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const onPacket = (p: RawPacket) => {
     counters.packets++;
     counters.bytes += p.capLen;
-    ring.write(p, null);
+    ring.write(p); // the ring finds the flow itself (null would mean "no flow")
     pipeline.push(p);
   };
 
