@@ -33,7 +33,7 @@ fi
 npm run build --silent >&2
 
 case "$what" in
-  start) exec node bin/tapline.js read examples/demo.pcapng --format table "$@" ;;
+  start) exec node bin/tapline.js tap "$@" ;;
   test) exec node scripts/run-tests.js "$@" ;;
   bench) exec node dist/bench/run.js "$@" ;;
 esac

@@ -97,13 +97,13 @@ export async function runQueryCommand(argv: string[], out: NodeJS.WriteStream, e
         err.write(`tapline query: ${await apiError(res, values.kfl)}\n`);
         return res.status === 400 ? 2 : 1;
       }
-      const page = (await res.json()) as { entries: unknown[]; cursor?: string };
+      const page = (await res.json()) as { entries: unknown[]; cursor?: string | null };
       for (const e of page.entries) {
         if (printed >= max) break;
         out.write(JSON.stringify(e) + '\n');
         printed++;
       }
-      cursor = page.cursor;
+      cursor = page.cursor ?? undefined; // the hub sends null on the last page
     } while (cursor !== undefined && printed < max);
     return 0;
   } catch (e) {

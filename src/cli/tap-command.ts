@@ -21,6 +21,8 @@ Capture:
   --snaplen BYTES      bytes kept per packet (default 262144)
   --buffer SIZE        kernel capture buffer per interface (default 32MiB)
   --no-promisc         do not put interfaces in promiscuous mode
+  --netns NAME         capture inside that network namespace (a name under /run/netns, or
+                       /proc/PID/ns/net; needs CAP_SYS_ADMIN); the API stays on this host
   --read FILE          feed a capture file through the same path instead of capturing
   --replay FILE        the same, paced by the packets' timestamps (see --speed)
   --speed X            replay speed: 1 real time, 10 ten times faster (default 1)
@@ -58,6 +60,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
         snaplen: { type: 'string' },
         buffer: { type: 'string' },
         'no-promisc': { type: 'boolean', default: false },
+        netns: { type: 'string' },
         read: { type: 'string' },
         replay: { type: 'string' },
         speed: { type: 'string' },
@@ -102,7 +105,9 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
             snaplen: values.snaplen === undefined ? undefined : parseSize(values.snaplen, '--snaplen'),
             bufferBytes: values.buffer === undefined ? undefined : parseSize(values.buffer, '--buffer'),
             promiscuous: !values['no-promisc'],
+            netns: values.netns,
           };
+    if (file !== undefined && values.netns !== undefined) throw new UsageError('--netns applies to live capture, not to --read/--replay');
     if (source.kind === 'file' && !(source.speed! >= 0)) throw new UsageError(`--speed takes a number > 0, not ${JSON.stringify(values.speed)}`);
     const workers = values.workers === undefined ? Math.max(1, availableParallelism() - 1) : Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers takes a whole number ≥ 1, not ${JSON.stringify(values.workers)}`);
@@ -151,7 +156,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
     err.write(`tapline tap: ${(e as Error).message}${code ? ` [${code}]` : ''}\n`);
     return 1;
   }
-  const what = source.kind === 'file' ? `reading ${source.path}` : `capturing on ${source.interfaces === 'any' ? 'all interfaces' : source.interfaces.join(', ')}${source.filter ? ` (filter: ${source.filter})` : ''}`;
+  const what = source.kind === 'file' ? `reading ${source.path}` : `capturing on ${source.interfaces === 'any' ? 'all interfaces' : source.interfaces.join(', ')}${source.netns ? ` in network namespace ${source.netns}` : ''}${source.filter ? ` (filter: ${source.filter})` : ''}`;
   err.write(
     `tapline tap: ${what}; data in ${opts.dataDir}\n` +
       `  API ${tap.url}  token ${tap.token}${tap.tokenCreated ? ` (new, kept in ${opts.dataDir}/token)` : ''}\n` +
