@@ -10,12 +10,15 @@ import Database from 'better-sqlite3';
 import { openEntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
 
-const child = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+// From the sources (tsx) the child is TypeScript; from dist/ it is the compiled JavaScript.
+const compiled = import.meta.url.endsWith('.js');
+const child = fileURLToPath(new URL(compiled ? './crash-child.js' : './crash-child.ts', import.meta.url));
+const loader = compiled ? [] : ['--import', 'tsx'];
 
 test('SIGKILL while writing: the store opens, is intact, and holds every entry reported committed', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tapline-store-crash-'));
   try {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, [...loader, child, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     let lastReported = 0;
     let reports = 0;
     const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
