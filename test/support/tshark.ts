@@ -38,6 +38,9 @@ import { createInterface } from 'node:readline';
  */
 export const TSHARK_REASSEMBLY_PREFS: readonly string[] = [
   'tcp.desegment_tcp_streams:TRUE',
+  // Off by default: a PDU with a segment captured out of order (common on a busy veth,
+  // where both ends run on different CPUs) would then never be reassembled.
+  'tcp.reassemble_out_of_order:TRUE',
   'tcp.analyze_sequence_numbers:TRUE',
   'http.desegment_headers:TRUE',
   'http.desegment_body:TRUE',
@@ -49,6 +52,8 @@ export const TSHARK_REASSEMBLY_PREFS: readonly string[] = [
 export interface TsharkOptions {
   /** TCP ports to decode as HTTP besides tshark's defaults (80, 8080 and others): `-d tcp.port==N,http`. */
   httpPorts?: number[];
+  /** UDP and TCP ports to decode as DNS besides 53 and tshark's other defaults: `-d udp.port==N,dns -d tcp.port==N,dns`. */
+  dnsPorts?: number[];
   /** Kill tshark after this long (default 120 s). */
   timeoutMs?: number;
 }
@@ -158,6 +163,7 @@ async function readPdml(file: string, displayFilter: string, protos: ReadonlySet
   const args = ['-r', file, '-n', '-T', 'pdml', '-Y', displayFilter];
   for (const pref of TSHARK_REASSEMBLY_PREFS) args.push('-o', pref);
   for (const port of opts.httpPorts ?? []) args.push('-d', `tcp.port==${port},http`);
+  for (const port of opts.dnsPorts ?? []) args.push('-d', `udp.port==${port},dns`, '-d', `tcp.port==${port},dns`);
   const child = spawn('tshark', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8');

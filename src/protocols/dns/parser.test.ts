@@ -314,4 +314,29 @@ describe('dns probe', () => {
     assert.equal(dns.probe(many(33), 0, udp), 'no');
     assert.equal(dns.probe(hex('0001 8180 0001 0005 0000 0000 0161 00 0001 0001'), 0, udp), 'no');
   });
+  test('an NTP client packet (zero-filled, so a question of class 0) is "no" (ntp.pcap of the tcpdump corpus)', () => {
+    const ntp = hex(`
+      e300 03fa 0001 0000 0001 0000 0000 0000   # LI/VN/mode, stratum, poll, precision; root delay, dispersion
+      0000 0000 0000 0000 0000 0000 0000 0000   # reference id and timestamps, all zero
+      0000 0000 0000 0000 dcf2 5cbe 7d0d 94f5   # ... transmit timestamp
+    `);
+    assert.equal(dns.probe(ntp, 0, udp), 'no');
+    const class0 = Buffer.concat([header({ id: 1, flags: 0x0100, qd: 1 }), question('a.test', A, 0)]);
+    assert.equal(dns.probe(class0, 0, udp), 'no', 'class 0 in a real query too');
+  });
+  test('NetBIOS name service (RFC 1002, DNS format on UDP 137) is "no" (eapon1.pcap of the tcpdump corpus)', () => {
+    const nbns = hex(`
+      8921 0110 0001 0000 0000 0000             # id, flags (opcode 0, RD, B), one question
+      20 4542 4643 4543 4546 454a 4645 4644     # 32-letter label "EBFCECEFEJFEFDEHFCFFFAFAEFCACABL":
+         4548 4643 4646 4641 4641 4546 4341 4341 424c   # "ARBEITSGRUPPE" + <1b>, first-level encoded
+      00 0020 0001                              # root, NB, IN
+    `);
+    // The fixture is a well-formed DNS-shaped question: only the NetBIOS rule refuses it.
+    assert.deepEqual(nbns.subarray(12), question('EBFCECEFEJFEFDEHFCFFFAFAEFCACABL', 0x20));
+    assert.equal(dns.probe(nbns, 0, conn('udp', 137)), 'no');
+    assert.equal(dns.probe(query(1, 'EBFCECEFEJFEFDEHFCFFFAFAEFCACABL', 33), 0, udp), 'no', 'NBSTAT');
+    // A real SRV question, and a 32-letter label outside A-P, are still DNS.
+    assert.equal(dns.probe(query(1, '_http._tcp.example.test', 33), 0, udp), 'match');
+    assert.equal(dns.probe(query(1, 'EBFCECEFEJFEFDEHFCFFFAFAEFCACABZ', 33), 0, udp), 'match');
+  });
 });

@@ -57,5 +57,28 @@ export function looksLikeDns(buf: Buffer, start: number, end: number, size: numb
   const msg = readMessage(buf, start, Math.min(end, start + size), qd === 0 ? PROBE_READ : PROBE_QUESTIONS);
   if (msg.issue === 'dns.truncated' && !complete) return 'more';
   if (msg.issue !== '') return 'no';
+  for (const q of msg.questions) {
+    // IANA DNS CLASSes (RFC 6895 3.2): class 0 is "Reserved"; no resolver asks in it,
+    // but zero-filled bytes of other protocols (an NTP client packet) read as such a question.
+    if (q.class === 'CLASS0') return 'no';
+    if (isNetbiosQuestion(q.name, q.type)) return 'no';
+  }
   return 'match';
+}
+
+/**
+ * NetBIOS Name Service (RFC 1002) reuses the DNS message format on UDP 137, but is
+ * not DNS. RFC 1002 4.2.1.2: "QUESTION_TYPE ... NB 0x0020 ... NBSTAT 0x0021" (in DNS
+ * numbering NIMLOC and SRV); RFC 1001 14.1: the first-level encoding splits each
+ * byte of the 16-byte NetBIOS name into two nibbles "each ... added to the ASCII
+ * character 'A'", so the first label is 32 letters from 'A' to 'P'.
+ */
+function isNetbiosQuestion(name: string, type: string): boolean {
+  if (type !== 'NIMLOC' && type !== 'SRV') return false;
+  if (name.length < 32 || (name.length > 32 && name[32] !== '.')) return false;
+  for (let i = 0; i < 32; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x41 || c > 0x50) return false;
+  }
+  return true;
 }

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { BodyCollector, CODING_BR, CODING_DEFLATE, CODING_GZIP, codingOf, isTextMime, utf8Prefix } from './body.js';
+import { BodyCollector, CODING_BR, CODING_DEFLATE, CODING_GZIP, CODING_NONE, codingOf, isTextMime, utf8Prefix } from './body.js';
 
 const limits = { maxDecodedBytes: 1 << 30 };
 
@@ -50,6 +50,14 @@ describe('http body collector', () => {
     const r = c.finish(false);
     assert.deepEqual([r.truncated, r.issues], [true, ['tcp.gap']]);
     assert.ok(r.size < text.length);
+  });
+
+  test('a body the connection cut short is truncated even when every byte seen was kept', () => {
+    // accecn_handshake.pcap of the tcpdump corpus: Content-Length 1000000, 1238 bytes captured.
+    const c = new BodyCollector(1 << 16, CODING_NONE, 1_000_000, limits);
+    c.write(text, 0, 1238);
+    const r = c.finish(false);
+    assert.deepEqual([r.size, r.kept.length, r.truncated], [1238, 1238, true]);
   });
 
   test('content codings and text media types', () => {

@@ -129,7 +129,8 @@ export class BodyCollector {
       const isize = this.tail.readUInt32LE(0);
       if (isize >= size) size = isize;
     }
-    const truncated = this.stopped || this.gapped || this.failed || size > this.keptLen;
+    // A body the connection (or broken chunk framing) ended early is not whole, even when every byte seen was kept.
+    const truncated = !complete || this.stopped || this.gapped || this.failed || size > this.keptLen;
     const kept = this.kept === null ? EMPTY : this.kept.subarray(0, this.keptLen);
     return { size, kept, truncated, raw: this.coding === CODING_UNKNOWN, issues: this.issues };
   }
