@@ -54,14 +54,15 @@ function common(values: { hub?: string; token?: string; data?: string }): Common
 
 /** The hub's JSON error, with the KFL caret when it has a span. */
 async function apiError(res: Response, kfl: string | undefined): Promise<string> {
-  let body: { error?: { code?: string; message?: string; span?: KflError['span'] } } = {};
+  let body: { error?: { code?: string; kflCode?: string; message?: string; span?: KflError['span'] } } = {};
   try {
     body = (await res.json()) as typeof body;
   } catch {
     /* not JSON */
   }
   const e = body.error;
-  if (e?.span && kfl !== undefined) return formatKflError(kfl, { message: e.message ?? '', span: e.span, code: e.code ?? '' } as KflError);
+  // The caret line names the KFL code (kfl.expected_value), as `tapline read --kfl` does, not the API's api.bad_kfl.
+  if (e?.span && kfl !== undefined) return formatKflError(kfl, { message: e.message ?? '', span: e.span, code: e.kflCode ?? e.code ?? '' } as KflError);
   return `${res.status} ${e?.message ?? res.statusText}${e?.code ? ` [${e.code}]` : ''}`;
 }
 

@@ -168,8 +168,8 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
   const code = await done;
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
+  await tap.stop(); // finishing the pipeline flushes the last entries, so count after it
   const s = tap.stats();
-  await tap.stop();
   err.write(`tapline tap: stopped; ${s.packets} packets, ${s.entries} entries, drops kernel ${s.drops.kernel} interface ${s.drops.interface} tapline ${s.drops.tapline}\n`);
   return code;
 }

@@ -14,7 +14,16 @@ import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntry
 import type { TapWorkerMessage } from './tap-worker.js';
 
 export type TapSource =
-  | { kind: 'live'; interfaces: string[] | 'any'; filter?: string; snaplen?: number; bufferBytes?: number; promiscuous?: boolean }
+  | {
+      kind: 'live';
+      interfaces: string[] | 'any';
+      filter?: string;
+      snaplen?: number;
+      bufferBytes?: number;
+      promiscuous?: boolean;
+      /** Capture inside this network namespace (a name under /run/netns or /proc/PID/ns/net); the API stays where the tap runs. */
+      netns?: string;
+    }
   | { kind: 'file'; path: string; /** 0 or absent: as fast as possible; 1: real time; 2: twice as fast … */ speed?: number };
 
 export interface TapOptions {
@@ -43,6 +52,11 @@ export interface Tap {
   stats(): HubStatsSnapshot;
   stop(): Promise<void>;
 }
+
+/** Bytes per batch handed to a dissection thread. */
+const DISSECTION_BATCH_BYTES = 256 * 1024;
+/** Packet bytes waiting for dissection, at most, over all threads (the kernel buffer's default size); past it packets are dropped and counted. */
+const IN_FLIGHT_BYTES = 32 << 20;
 
 /**
  * `tapline tap` on one machine: capture (live or from a file) → ring of raw packets →
@@ -78,6 +92,12 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     sinkData: null,
     decodeLimits: opts.limits.decodeLimits,
     dropWhenBehind: isLive,
+    // A live source cannot wait, so the only buffer between capture and dissection is what is
+    // in flight: 8 batches (2 MiB, ~0.1 s at 20 MB/s) dropped packets whenever a busy host
+    // left a dissection thread unscheduled for a moment. Bound it by bytes instead, the
+    // same order as the kernel's capture buffer, shared by all threads.
+    maxInFlight: Math.max(8, Math.floor(IN_FLIGHT_BYTES / DISSECTION_BATCH_BYTES / Math.max(1, opts.workers))),
+    batchBytes: DISSECTION_BATCH_BYTES,
     onSinkMessage(message, worker) {
       const m = message as TapWorkerMessage;
       counters.flowsByWorker[worker] = m.flows;
@@ -106,15 +126,15 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     ring.flush();
   }, 50);
 
-  if (opts.source.kind === 'live') {
-    const src = opts.source;
+  const openLive = (src: Extract<TapSource, { kind: 'live' }>): LiveCapture => {
     const parsers = new Map<string, { parse: ReturnType<typeof createPcapRecordParser>; index: number }>();
-    capture = openLiveCapture({
+    return openLiveCapture({
       interfaces: src.interfaces,
       filter: src.filter,
       snaplen: src.snaplen,
       bufferBytes: src.bufferBytes,
       promiscuous: src.promiscuous,
+      netns: src.netns,
       onBatch(batch, linkType, tsResolution, interfaceName) {
         let p = parsers.get(interfaceName);
         if (p === undefined) {
@@ -133,12 +153,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
         process.stderr.write(`tapline tap: capture: ${err.message}\n`);
       },
     });
-  } else {
-    sourceDone = readFileSource(opts.source, onPacket, () => stopping, pipeline.drained).then(
-      () => opts.onSourceEnd?.(undefined),
-      (err) => opts.onSourceEnd?.(undefined, err as Error),
-    );
-  }
+  };
 
   const snapshot = (): HubStatsSnapshot => {
     const cs = capture?.stats();
@@ -169,7 +184,14 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
       if (req.filter !== undefined && req.filter !== '') {
         const compiled = new Map<number, ReturnType<typeof compileFilter>>();
         const expr = req.filter;
-        const first = compileFilter(expr, 1); // checks the expression before a byte is written
+        let first;
+        try {
+          first = compileFilter(expr, 1); // checks the expression before a byte is written
+        } catch (e) {
+          // The hub's contract (HubPcapSource) names a bad filter 'pcap.bad_filter': a 400, not a 500.
+          if ((e as { code?: string }).code === 'capture.bad_filter') throw Object.assign(new Error((e as Error).message), { code: 'pcap.bad_filter' });
+          throw e;
+        }
         compiled.set(1, first);
         filter = (packet, linkType) => {
           let f = compiled.get(linkType);
@@ -199,8 +221,36 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
       return { ...st, oldest: st.oldest ?? undefined, newest: st.newest ?? undefined };
     },
   };
-  const app = createHub({ entries, pcap, live, stats: { snapshot }, token, metrics });
-  const { url } = await startHub(app, opts.listen);
+  let app: ReturnType<typeof createHub> | undefined;
+  const teardown = async () => {
+    stopping = true;
+    await capture?.stop();
+    await sourceDone;
+    clearInterval(flushTimer);
+    await pipeline.finish().catch(() => undefined);
+    await app?.close();
+    ring.close();
+    await store.close();
+  };
+
+  let url: string;
+  try {
+    // The capture opens before the API binds, so a missing privilege fails before anything listens.
+    if (opts.source.kind === 'live') capture = openLive(opts.source);
+    app = createHub({ entries, pcap, live, stats: { snapshot }, token, metrics });
+    ({ url } = await startHub(app, opts.listen));
+  } catch (e) {
+    // Without this the worker threads, the store's writer and the flush timer keep the process alive.
+    await teardown().catch(() => undefined);
+    throw e;
+  }
+  // A file is read only once the API answers, so a client sees its entries arrive.
+  if (opts.source.kind === 'file') {
+    sourceDone = readFileSource(opts.source, onPacket, () => stopping, pipeline.drained).then(
+      () => opts.onSourceEnd?.(undefined),
+      (err) => opts.onSourceEnd?.(undefined, err as Error),
+    );
+  }
 
   return {
     url,
@@ -211,14 +261,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     stats: snapshot,
     async stop() {
       if (stopping) return;
-      stopping = true;
-      await capture?.stop();
-      await sourceDone;
-      clearInterval(flushTimer);
-      await pipeline.finish().catch(() => undefined);
-      await app.close();
-      ring.close();
-      await store.close();
+      await teardown();
     },
   };
 }
