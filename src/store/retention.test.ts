@@ -75,6 +75,27 @@ describe('retention', () => {
     }
   });
 
+  test('by size, a small store over a small budget keeps its newest entries (never deletes them all)', async () => {
+    const dir = tmp();
+    const maxBytes = 400 * 1000;
+    const store = openEntryStore({ dir, retention: { maxBytes }, retentionIntervalMs: 3_600_000 });
+    try {
+      const bases = await fixtureEntries();
+      const t0 = 1_700_000_000_000;
+      for (let i = 0; i < 540; i++) store.add({ ...syntheticEntry(bases, i, t0), timestamp: t0 + i });
+      await store.flush();
+      await store.enforceRetention();
+      const left = [...store.iterate({ order: 'asc' })];
+      assert.ok(left.length > 0 && left.length < 540, `${left.length} entries left`);
+      // The survivors are exactly the newest ones.
+      assert.equal(left[left.length - 1]!.timestamp, t0 + 539);
+      assert.deepEqual(left.map((e) => e.timestamp), Array.from({ length: left.length }, (_, k) => t0 + 540 - left.length + k));
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('runs by itself on the interval', async () => {
     const dir = tmp();
     const store = openEntryStore({ dir, retention: { maxAgeSec: 1 }, retentionIntervalMs: 20, flushIntervalMs: 5 });

@@ -44,6 +44,7 @@ const deleteOlderThan = db.prepare(
   'DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries WHERE ts < ? ORDER BY ts, rowid LIMIT ?) RETURNING proto',
 );
 const deleteOldest = db.prepare('DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries ORDER BY ts, rowid LIMIT ?) RETURNING proto');
+const countRows = db.prepare('SELECT count(*) FROM entries');
 const dropEmptyCounts = db.prepare('DELETE FROM proto_counts WHERE n <= 0');
 
 function tally(counts: Map<string, number>, proto: string | null, by: number): void {
@@ -65,8 +66,8 @@ const writeBatch = db.transaction((rows: EntryRow[]): number => {
   return inserted;
 });
 
-const deleteChunk = db.transaction((cutoff: number | undefined): number => {
-  const gone = (cutoff === undefined ? deleteOldest.all(settings.deleteChunk) : deleteOlderThan.all(cutoff, settings.deleteChunk)) as {
+const deleteChunk = db.transaction((cutoff: number | undefined, limit: number = settings.deleteChunk): number => {
+  const gone = (cutoff === undefined ? deleteOldest.all(limit) : deleteOlderThan.all(cutoff, limit)) as {
     proto: string | null;
   }[];
   const counts = new Map<string, number>();
@@ -113,9 +114,22 @@ async function retainRound(): Promise<number> {
     // The WAL's share counts too, but it is bounded (autocheckpoint + journal_size_limit)
     // and never shrinks below what the last checkpoint left, so only its excess over the
     // limit above is charged.
-    const budget = settings.maxBytes - Math.max(0, walBytes() - 4 * 1024 * 1024);
-    for (let i = 0; i < settings.maxChunksPerRound && liveBytes() > budget; i++) {
-      const n = deleteChunk(undefined);
+    // The WAL's charge never takes more than half the budget: the newest entries are what
+    // retention keeps, and a WAL awaiting its checkpoint must not make it delete them all.
+    const budget = settings.maxBytes - Math.min(settings.maxBytes / 2, Math.max(0, walBytes() - 4 * 1024 * 1024));
+    // Past the budget, delete down to a low-water mark (90 %) so retention does not run
+    // again for every few new rows.
+    let target = budget;
+    for (let i = 0; i < settings.maxChunksPerRound; i++) {
+      const live = liveBytes();
+      if (live <= target) break;
+      target = budget * 0.9;
+      // Delete about as many of the oldest rows as the excess holds (by the mean row
+      // size), never a whole fixed chunk: a small store over a small budget keeps its newest.
+      const rows = countRows.pluck().get() as number;
+      if (rows === 0) break;
+      const excessRows = Math.ceil(((live - target) / live) * rows);
+      const n = deleteChunk(undefined, Math.max(1, Math.min(settings.deleteChunk, excessRows)));
       deleted += n;
       if (n === 0) break;
       await breathe();
