@@ -24,6 +24,7 @@ import {
   type HttpRequestSpec,
   type TestNet,
 } from '../test/support/netns.js';
+import { prng as rng } from '../src/common/prng.js';
 
 /** Bump when the mix changes, so old caches are not measured as new ones. */
 export const CAPTURE_VERSION = 'v1';
@@ -59,18 +60,6 @@ export interface CaptureSummary {
   dnsQuestions: { udp: number; tcp: number };
   droppedByKernel: number;
   recordSeconds: number;
-}
-
-/** Deterministic choices (mulberry32): the same mix every recording. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const IMS_FUTURE = 'Fri, 01 Jan 2100 00:00:00 GMT';

@@ -1,2 +1,3 @@
 export { IssueCounter } from './issues.js';
 export { toMillis, elapsedMillis, toRfc3339Nanos } from './time.js';
+export { prng } from './prng.js';

@@ -13,7 +13,7 @@ import { decodePppoe } from './pppoe.js';
 import { decodeRawIp } from './raw-ip.js';
 import { Next, Outcome, type LayerState } from './state.js';
 import { decodeTcp } from './tcp.js';
-import { defaultDecodeLimits, type DecodedPacket, type DecodeLimits } from './types.js';
+import { defaultDecodeLimits, type DecodedPacket, type DecodeLimits, emptyDecodedPacket } from './types.js';
 import { decodeUdp } from './udp.js';
 import { decodeVlan } from './vlan.js';
 import { decodeVxlan, VXLAN_LINUX_PORT, VXLAN_PORT } from './vxlan.js';
@@ -82,27 +82,7 @@ interface OuterSnapshot {
 }
 
 class PacketDecoder implements Decoder, LayerState {
-  readonly out: DecodedPacket = {
-    tsSec: 0,
-    tsNsec: 0,
-    ipVersion: 0,
-    srcIp: '',
-    dstIp: '',
-    ipProto: 0,
-    srcPort: 0,
-    dstPort: 0,
-    tcpFlags: 0,
-    seq: 0,
-    ack: 0,
-    window: 0,
-    payload: EMPTY,
-    truncated: false,
-    vlans: [],
-    tunnel: '',
-    tunnelId: 0,
-    wireLen: 0,
-    issues: [],
-  };
+  readonly out: DecodedPacket = emptyDecodedPacket();
   readonly stats: DecodeStats = {
     packets: 0,
     decoded: 0,

@@ -1,3 +1,3 @@
 export { createDecoder, type Decoder, type DecoderOptions, type DecodeStats } from './decoder.js';
 export { ipv4Text, ipv6Text } from './ip-text.js';
-export { IpProto, TcpFlag, defaultDecodeLimits, type DecodedPacket, type DecodeLimits } from './types.js';
+export { IpProto, TcpFlag, defaultDecodeLimits, emptyDecodedPacket, type DecodedPacket, type DecodeLimits } from './types.js';

@@ -41,6 +41,31 @@ export interface DecodedPacket {
   issues: string[];
 }
 
+/** A blank DecodedPacket, for whoever fills one object again and again. */
+export function emptyDecodedPacket(): DecodedPacket {
+  return {
+    tsSec: 0,
+    tsNsec: 0,
+    ipVersion: 0,
+    srcIp: '',
+    dstIp: '',
+    ipProto: 0,
+    srcPort: 0,
+    dstPort: 0,
+    tcpFlags: 0,
+    seq: 0,
+    ack: 0,
+    window: 0,
+    payload: Buffer.alloc(0),
+    truncated: false,
+    vlans: [],
+    tunnel: '',
+    tunnelId: 0,
+    wireLen: 0,
+    issues: [],
+  };
+}
+
 /** Named limits of the decoder; each is counted as an issue when hit. */
 export interface DecodeLimits {
   /** IP fragment trains kept at once (`ip.frag_trains_limit`). */

@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compile, planAdmits, type PushDownPlan } from './index.js';
+import { prng as rng } from '../common/prng.js';
 
 const NOW = 1_700_000_000_000;
 const planOf = (q: string): PushDownPlan => compile(q, { now: () => NOW }).plan;
@@ -39,18 +40,6 @@ describe('plan derivation', () => {
     test(`${q} → ${JSON.stringify(plan)}`, () => assert.deepEqual(planOf(q), plan));
   }
 });
-
-/** mulberry32: a small seeded generator, so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PROTOCOLS = ['http', 'dns', 'redis', 'http2', 'kafka'];
 const IPS = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];

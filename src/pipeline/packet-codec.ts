@@ -144,30 +144,6 @@ export function readBatch(batch: ArrayBuffer, p: DecodedPacket, onPacket: (p: De
   }
 }
 
-export function emptyDecodedPacket(): DecodedPacket {
-  return {
-    tsSec: 0,
-    tsNsec: 0,
-    ipVersion: 0,
-    srcIp: '',
-    dstIp: '',
-    ipProto: 0,
-    srcPort: 0,
-    dstPort: 0,
-    tcpFlags: 0,
-    seq: 0,
-    ack: 0,
-    window: 0,
-    payload: Buffer.alloc(0),
-    truncated: false,
-    vlans: [],
-    tunnel: '',
-    tunnelId: 0,
-    wireLen: 0,
-    issues: [],
-  };
-}
-
 /** Both directions of a connection give the same value: the flow's thread. */
 export function symmetricFlowHash(p: DecodedPacket): number {
   return (stringHash(p.srcIp) ^ stringHash(p.dstIp) ^ Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) ^ p.ipProto) >>> 0;

@@ -1,10 +1,10 @@
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { IssueCounter } from '../common/issues.js';
 import type { RawPacket } from '../capture/types.js';
-import { createDecoder } from '../decode/index.js';
+import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
 import type { DecodeLimits } from '../decode/types.js';
 import type { Entry } from '../entries/index.js';
-import { BatchWriter, emptyDecodedPacket, readBatch, symmetricFlowHash } from './packet-codec.js';
+import { BatchWriter, readBatch, symmetricFlowHash } from './packet-codec.js';
 import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } from './pipeline.js';
 
 /**

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ConnectionInfo, Direction } from '../reassembly/types.js';
 import { defaultParserSettings, type ParsedItem, type ParserSettings, type ProtocolDefinition } from './types.js';
+import { prng } from '../common/prng.js';
 
 export interface SampleChunk {
   dir: Direction;
@@ -78,18 +79,6 @@ export function runParser(
   }
   if (!stopped) parser.onClose(sec, nsec);
   return run;
-}
-
-/** A small deterministic PRNG (mulberry32): fuzz cases must be the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function splitAt(chunks: readonly SampleChunk[], i: number, k: number): SampleChunk[] {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { corpusDir } from '../../test/support/paths.js';
 import { TcpFlag, type DecodedPacket } from '../decode/index.js';
 import { directionOf, reassembleFile, sameEndpoints, tsharkFollow, tsharkTcpStreamCount, type OurStream } from './follow-oracle.js';
+import { prng } from '../common/prng.js';
 
 /**
  * Real captures: the bytes (and holes) we deliver per direction must equal what
@@ -81,18 +82,6 @@ describe('TCP reassembly against tshark follow,tcp,raw on real captures', () => 
     });
   }
 });
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Swaps neighbouring data segments (no SYN, FIN or RST: those would end or restart the

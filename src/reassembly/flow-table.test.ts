@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { defaultEndpoints, emptyPacket, recordingTable, run, seg, toPacket, type Seg } from './test-support.js';
 import { createFlowTable } from './flow-table.js';
 import type { Direction } from './types.js';
+import { prng } from '../common/prng.js';
 
 describe('flow table', () => {
   test('stream ids are sequential, 12 digits, from firstStreamId', () => {
@@ -110,18 +111,6 @@ describe('flow table', () => {
     assert.equal(r.table.stats.closed.end, 1);
   });
 });
-
-/** A small deterministic PRNG (mulberry32), so a failing case can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('TCP reassembly under random segmentation, reordering, duplication and loss', () => {
   for (let seed = 1; seed <= 40; seed++) {

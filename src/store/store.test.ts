@@ -8,20 +8,9 @@ import { compile, KflError } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
 import { openEntryStore, StoreError, type EntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
+import { prng as rng } from '../common/prng.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'tapline-store-test-'));
-
-/** mulberry32: a small seeded generator, so a failure replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** All entries of a query, page by page, through the cursor. */
 function allPages(store: EntryStore, kfl: string, order: 'asc' | 'desc', limit: number): string[] {

@@ -5,7 +5,8 @@
  */
 import { nameEnd, nameIssue, readName, skipName } from './domain-name.js';
 import { className, DnsType, ednsOptionName, opcodeName, rcodeName, typeName } from './names.js';
-import { genericRdata, ipv4Text, ipv6Text, rdataIssue, renderRdata } from './rdata.js';
+import { genericRdata, rdataIssue, renderRdata } from './rdata.js';
+import { ipv4Text, ipv6Text } from '../../decode/index.js';
 
 export interface DnsFlags {
   qr: boolean;

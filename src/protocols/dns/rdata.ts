@@ -5,6 +5,8 @@
  */
 import { nameEnd, nameIssue, readName } from './domain-name.js';
 import { DnsType, svcParamName, typeName } from './names.js';
+// Address text is the decoder's (RFC 5952), so DNS answers and entry endpoints read alike.
+import { ipv4Text, ipv6Text } from '../../decode/index.js';
 
 /** '' when the RDATA was rendered by its type; otherwise the issue code. */
 export let rdataIssue = '';
@@ -309,40 +311,3 @@ function hexUpper(buf: Buffer, off: number, end: number): string {
   return buf.toString('hex', off, end).toUpperCase();
 }
 
-export function ipv4Text(buf: Buffer, off: number): string {
-  return buf[off] + '.' + buf[off + 1] + '.' + buf[off + 2] + '.' + buf[off + 3];
-}
-
-/** RFC 5952 4: lower case, no leading zeros, the longest run (of two or more) of zero groups as "::", the first on a tie. */
-export function ipv6Text(buf: Buffer, off: number): string {
-  let bestStart = -1;
-  let bestLen = 1;
-  let runStart = -1;
-  for (let i = 0; i < 8; i++) {
-    const zero = buf[off + 2 * i] === 0 && buf[off + 2 * i + 1] === 0;
-    if (zero) {
-      if (runStart < 0) runStart = i;
-      if (i - runStart + 1 > bestLen) {
-        bestLen = i - runStart + 1;
-        bestStart = runStart;
-      }
-    } else {
-      runStart = -1;
-    }
-  }
-  // RFC 5952 5: IPv4-mapped addresses (::ffff:0:0/96) keep the dotted quad.
-  if (bestStart === 0 && bestLen === 5 && buf[off + 10] === 0xff && buf[off + 11] === 0xff) {
-    return '::ffff:' + ipv4Text(buf, off + 12);
-  }
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      out += '::';
-      i += bestLen - 1;
-      continue;
-    }
-    if (out !== '' && !out.endsWith(':')) out += ':';
-    out += buf.readUInt16BE(off + 2 * i).toString(16);
-  }
-  return out;
-}

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { prng } from '../conformance.js';
+import { prng } from '../../common/prng.js';
 import { continued, pipelined } from './samples.js';
 import { drive, type Step } from './test-support.js';
 
