@@ -19,12 +19,15 @@ import { readCaptureFile } from '../src/capture/index.js';
 import { createPipeline } from '../src/pipeline/index.js';
 import type { Entry } from '../src/entries/index.js';
 import { benchKfl, kflBenchCases } from '../src/kfl/bench.js';
+import { DEFAULT_TAP_BENCH, TAP_SECTIONS, type TapBenchOptions } from './tap-bench.js';
 
 export interface BenchContext {
   capture: CaptureSummary;
   size: CaptureSize;
   runs: number;
   warmup: number;
+  /** Options of the tap sections (live, flood). */
+  tap: TapBenchOptions;
   log(line: string): void;
 }
 
@@ -152,7 +155,7 @@ const kflSection: BenchSection = {
 };
 
 /** Every section, in the order they run. */
-export const SECTIONS: BenchSection[] = [readSection, kflSection];
+export const SECTIONS: BenchSection[] = [readSection, kflSection, ...TAP_SECTIONS];
 
 interface Args {
   only: string[] | null;
@@ -160,10 +163,17 @@ interface Args {
   runs: number | null;
   warmup: number;
   list: boolean;
+  tap: TapBenchOptions;
+}
+
+function positive(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} takes a whole number >= 1, not ${value}`);
+  return n;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: null, size: '200m', runs: null, warmup: 1, list: false };
+  const a: Args = { only: null, size: '200m', runs: null, warmup: 1, list: false, tap: { ...DEFAULT_TAP_BENCH } };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = (): string => {
@@ -179,7 +189,11 @@ function parseArgs(argv: string[]): Args {
     } else if (k === '--runs') a.runs = Math.max(1, Number(v()));
     else if (k === '--warmup') a.warmup = Math.max(0, Number(v()));
     else if (k === '--list') a.list = true;
-    else throw new Error(`unknown argument ${k} (try --only, --size, --runs, --warmup, --list)`);
+    else if (k === '--live-packets') a.tap.livePackets = positive(k, v());
+    else if (k === '--live-rates') a.tap.liveRates = v().split(',').filter(Boolean);
+    else if (k === '--flood-seconds') a.tap.floodSeconds = positive(k, v());
+    else if (k === '--tap-workers') a.tap.tapWorkers = positive(k, v());
+    else throw new Error(`unknown argument ${k} (try --only, --size, --runs, --warmup, --list, --live-packets, --live-rates, --flood-seconds, --tap-workers)`);
   }
   return a;
 }
@@ -203,7 +217,7 @@ async function main(): Promise<void> {
   log(`timing    median of ${runs} run(s) after ${args.warmup} warm-up; peak RSS ${existsSync(GNU_TIME) ? `from ${GNU_TIME}` : 'not measured (install Debian package "time")'}`);
 
   const results: Record<string, unknown> = {};
-  const ctx: BenchContext = { capture, size: args.size, runs, warmup: args.warmup, log };
+  const ctx: BenchContext = { capture, size: args.size, runs, warmup: args.warmup, tap: args.tap, log };
   for (const s of chosen) {
     log(`\n[${s.name}] ${s.description}`);
     results[s.name] = await s.run(ctx);

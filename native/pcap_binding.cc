@@ -14,9 +14,16 @@
 //   reads pcap_stats and closes the handle.
 // - Batches come from a fixed pool (bounded memory). The thread fills one and posts it
 //   through the ThreadSafeFunction; the JS-side callback copies it into a fresh
-//   Buffer and gives it back to the pool. When JS is slower than the wire, the pool
-//   runs dry, the thread waits, the kernel ring fills and the kernel counts the drops
-//   (ps_drop) -- memory never grows.
+//   Buffer, and the batch goes back to the pool when JS calls ack() after it has
+//   processed that Buffer (not when the copy is made). When JS is slower than the
+//   wire, the pool runs dry, the thread waits, the kernel ring fills and the kernel
+//   counts the drops (ps_drop) -- memory never grows.
+// - Why the pool waits for ack(): Node runs queued ThreadSafeFunction calls back to
+//   back, up to 1000 per event-loop turn, and keeps going while calls are posted
+//   during them. If batches went back to the pool at the copy, a consumer slower than
+//   the wire would always find the next batch queued and starve the event loop for
+//   seconds (an API on the same thread stopped answering under a SYN flood). The JS
+//   wrapper acks from setImmediate, after I/O has had its turn.
 // - Every ThreadSafeFunction call happens under `tsfnMutex` and only while
 //   `tsfnAlive`: the finalizer clears it under the same lock, so the thread never
 //   touches a ThreadSafeFunction that Node has torn down (process exit).
@@ -39,6 +46,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -180,6 +188,7 @@ struct Session {
   std::mutex poolMutex;
   std::condition_variable poolCv;
   std::vector<Batch*> freeBatches;
+  std::deque<Batch*> handed;  // copied to JS, back to the pool at ack(), oldest first
   std::vector<std::unique_ptr<Batch>> allBatches;
   Batch* cur = nullptr;  // capture thread only
 
@@ -226,6 +235,24 @@ struct Session {
       freeBatches.push_back(b);
     }
     poolCv.notify_one();
+  }
+
+  // The batch was copied to JS: it stays out of the pool until JS acks it.
+  void Hand(Batch* b) {
+    std::lock_guard<std::mutex> lock(poolMutex);
+    handed.push_back(b);
+  }
+
+  // JS has processed the oldest handed batch.
+  void Ack() {
+    Batch* b = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(poolMutex);
+      if (handed.empty()) return;
+      b = handed.front();
+      handed.pop_front();
+    }
+    Release(b);
   }
 
   // Hands an item to the JS thread; false when the ThreadSafeFunction is gone.
@@ -400,7 +427,7 @@ void CallJs(Napi::Env env, Napi::Function cb, Session* s, Item* item) {
       Batch* b = item->batch;
       Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, b->data.get(), b->len);
       uint32_t packets = b->packets;
-      s->Release(b);
+      s->Hand(b);
       cb.Call({Napi::Number::New(env, 0), buf, Napi::Number::New(env, packets)});
       break;
     }
@@ -469,6 +496,7 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "LiveCapture",
                        {InstanceMethod<&LiveCapture::Stop>("stop"), InstanceMethod<&LiveCapture::Stats>("stats"),
+                        InstanceMethod<&LiveCapture::Ack>("ack"),
                         InstanceAccessor<&LiveCapture::LinkType>("linkType"),
                         InstanceAccessor<&LiveCapture::TsResolution>("tsResolution"),
                         InstanceAccessor<&LiveCapture::Warning>("warning"),
@@ -596,6 +624,11 @@ class LiveCapture : public Napi::ObjectWrap<LiveCapture> {
   Napi::Value Stop(const Napi::CallbackInfo& info) {
     session_->stopping.store(true);
     session_->Wake();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Ack(const Napi::CallbackInfo& info) {
+    session_->Ack();
     return info.Env().Undefined();
   }
 

@@ -31,6 +31,12 @@ export interface ParallelOptions {
   dropWhenBehind?: boolean;
   /** Messages a worker's sink posts (`postToMain`). */
   onSinkMessage?(message: unknown, worker: number): void;
+  /**
+   * Called once, when a dissection thread fails (e.g. out of memory). A reader learns it
+   * from drained() or finish(); a live source calls neither while running, and without
+   * this the tap went on dropping every packet of that thread without a word.
+   */
+  onFailure?(error: Error): void;
 }
 
 export interface ParallelPipeline {
@@ -73,6 +79,12 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     w?.();
   };
 
+  const fail = (err: Error) => {
+    if (failure !== undefined) return;
+    failure = err;
+    opts.onFailure?.(err);
+  };
+
   const lanes: Lane[] = [];
   for (let i = 0; i < n; i++) {
     const worker = new Worker(opts.workerUrl, {
@@ -83,11 +95,11 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
       if ('ack' in m) lane.inFlight -= m.ack;
       else if ('sink' in m) opts.onSinkMessage?.(m.sink, i);
       else if ('done' in m) lane.done = m.done;
-      else if ('error' in m) failure ??= new Error(`dissection thread ${i}: ${m.error}`);
+      else if ('error' in m) fail(new Error(`dissection thread ${i}: ${m.error}`));
       wakeUp();
     });
     worker.on('error', (err) => {
-      failure ??= err;
+      fail(err);
       wakeUp();
     });
     worker.on('exit', () => wakeUp());

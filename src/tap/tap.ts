@@ -98,6 +98,9 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     // same order as the kernel's capture buffer, shared by all threads.
     maxInFlight: Math.max(8, Math.floor(IN_FLIGHT_BYTES / DISSECTION_BATCH_BYTES / Math.max(1, opts.workers))),
     batchBytes: DISSECTION_BATCH_BYTES,
+    onFailure(err) {
+      process.stderr.write(`tapline tap: a dissection thread failed (${err.message}); its packets are dropped from now on (drops.tapline)\n`);
+    },
     onSinkMessage(message, worker) {
       const m = message as TapWorkerMessage;
       counters.flowsByWorker[worker] = m.flows;

@@ -31,6 +31,8 @@ export interface NativeLiveCapture {
   readonly warning: string | null;
   stop(): void;
   stats(): NativeStats;
+  /** The oldest batch handed to JS has been processed: it may go back to the pool (absent in addons built before it existed). */
+  ack?(): void;
 }
 
 export interface NativeOpenOptions {

@@ -167,6 +167,29 @@ function openOne(
   // Filled in right after construction; the native thread cannot call back before the next tick.
   let info: LiveInterfaceInfo | undefined;
   let native: NativeLiveCapture;
+  // Batches are handed over on the ThreadSafeFunction's turn but processed from
+  // setImmediate, one per turn, each acked afterwards (which gives its pool slot back
+  // to the capture thread): the event loop polls I/O between batches however far
+  // behind the consumer is. The queue holds at most the pool's batches.
+  const queue: Buffer[] = [];
+  let pumping = false;
+  let ended = false;
+  const pump = (): void => {
+    const batch = queue.shift();
+    if (batch !== undefined) {
+      try {
+        onBatch(batch, info!.linkType, info!.tsResolution, device);
+      } catch (e) {
+        onError(new LiveCaptureError('capture.callback_failed', `onBatch threw for ${device}: ${(e as Error)?.message ?? e}`, device, { cause: e }));
+      }
+      native.ack?.();
+    }
+    if (queue.length > 0) setImmediate(pump);
+    else {
+      pumping = false;
+      if (ended) resolveDone();
+    }
+  };
   try {
     native = new binding.LiveCapture(
       {
@@ -186,15 +209,17 @@ function openOne(
       },
       (kind, value, extra) => {
         if (kind === 0) {
-          try {
-            onBatch(value as Buffer, info!.linkType, info!.tsResolution, device);
-          } catch (e) {
-            onError(new LiveCaptureError('capture.callback_failed', `onBatch threw for ${device}: ${(e as Error)?.message ?? e}`, device, { cause: e }));
+          queue.push(value as Buffer);
+          if (!pumping) {
+            pumping = true;
+            setImmediate(pump);
           }
         } else if (kind === 1) {
           onError(new LiveCaptureError((extra as LiveCaptureError['code']) ?? 'capture.read_failed', value as string, device));
         } else {
-          resolveDone();
+          // The last batches may still be queued: done once they have been delivered.
+          ended = true;
+          if (!pumping) resolveDone();
         }
       },
     );
