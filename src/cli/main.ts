@@ -1,5 +1,6 @@
 import { runReadCommand, readHelp } from './read-command.js';
 import { runKflCommand } from './kfl-command.js';
+import { Worker } from 'node:worker_threads';
 import { runTapCommand, tapHelp } from './tap-command.js';
 import { runQueryCommand, runExportCommand, queryHelp, exportHelp } from './hub-client-commands.js';
 
@@ -26,7 +27,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'read':
       return runReadCommand(rest, process.stdout, process.stderr);
     case 'tap':
-      return runTapCommand(rest, process.stdout, process.stderr);
+      if (rest.includes('--help') || rest.includes('-h')) return runTapCommand(rest, process.stdout, process.stderr);
+      return runTapThread(rest);
     case 'query':
       return runQueryCommand(rest, process.stdout, process.stderr);
     case 'export':
@@ -53,4 +55,33 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`tapline: unknown command ${JSON.stringify(command)}\n\n${help}`);
       return 2;
   }
+}
+
+/** Heap of the thread that runs the tap's packet path, API and store client (MiB). */
+const TAP_THREAD_HEAP_MB = 160;
+
+/** Runs `tapline tap` on a thread with a capped heap, relaying SIGINT/SIGTERM to it. */
+function runTapThread(argv: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const worker = new Worker(new URL('./tap-thread.js', import.meta.url), {
+      workerData: { argv, isTTY: process.stdout.isTTY === true },
+      resourceLimits: { maxOldGenerationSizeMb: TAP_THREAD_HEAP_MB, maxYoungGenerationSizeMb: 16 },
+    });
+    let code = 1;
+    const stop = () => worker.postMessage({ stop: true });
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    worker.on('message', (m: { exit?: number }) => {
+      if (m.exit !== undefined) code = m.exit;
+    });
+    worker.on('error', (err) => {
+      process.stderr.write(`tapline tap: ${err.message}\n`);
+      code = 1;
+    });
+    worker.on('exit', () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(code);
+    });
+  });
 }

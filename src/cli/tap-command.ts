@@ -39,6 +39,8 @@ Storage and API:
 
 Dissection and view:
   --workers N          dissection threads (default: cores - 1, at least 1)
+  --memory SIZE        heap the dissection threads share; flow tables and reassembly
+                       buffers are sized to fit it (default 256MiB)
   --set NAME=VALUE     change a named limit (see "tapline read --limits")
   --kfl QUERY          which entries the terminal view shows (the store keeps all)
   --node NAME          node name in entry ids (default: this host's name)
@@ -49,7 +51,26 @@ Without CAP_NET_RAW and CAP_NET_ADMIN (run as root, or grant them to node with s
 live capture stops with an error that says so. Stop with Ctrl-C.
 `;
 
-export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
+/** How the command learns it should stop: by default SIGINT/SIGTERM; a tap thread is told by its parent. */
+export interface StopSource {
+  onStop(stop: () => void): () => void;
+  /** Whether standard output is a terminal (a thread's stdout is a pipe to its parent). */
+  isTTY: boolean;
+}
+
+const signals: StopSource = {
+  onStop(stop) {
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    return () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    };
+  },
+  isTTY: process.stdout.isTTY === true,
+};
+
+export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream, stopSource: StopSource = signals): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -73,6 +94,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
         'ring-age': { type: 'string' },
         'ring-size': { type: 'string' },
         workers: { type: 'string' },
+        memory: { type: 'string' },
         set: { type: 'string', multiple: true },
         kfl: { type: 'string' },
         node: { type: 'string' },
@@ -118,6 +140,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
       token: values.token,
       workers,
       nodeName: values.node ?? hostname(),
+      memoryBytes: parseSize(values.memory ?? '256MiB', '--memory'),
       limits: parseLimitOverrides(values.set ?? [], registry),
       retention: {
         maxAgeSec: parseDuration(values['retention-age'] ?? '7d', '--retention-age'),
@@ -136,7 +159,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
     return 2;
   }
 
-  const showTable = !values.quiet && out.isTTY === true;
+  const showTable = !values.quiet && stopSource.isTTY;
   if (showTable) out.write(tableHeader() + '\n');
   let finished: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (finished = r));
@@ -162,12 +185,9 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
       `  API ${tap.url}  token ${tap.token}${tap.tokenCreated ? ` (new, kept in ${opts.dataDir}/token)` : ''}\n` +
       `  try: node bin/tapline.js query --hub ${tap.url} --token ${tap.token} --kfl 'http'\n`,
   );
-  const stop = () => finished(0);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  const unsubscribe = stopSource.onStop(() => finished(0)); // a second signal while stopping is harmless
   const code = await done;
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
+  unsubscribe();
   await tap.stop(); // finishing the pipeline flushes the last entries, so count after it
   const s = tap.stats();
   err.write(`tapline tap: stopped; ${s.packets} packets, ${s.entries} entries, drops kernel ${s.drops.kernel} interface ${s.drops.interface} tapline ${s.drops.tapline}\n`);

@@ -37,6 +37,8 @@ export interface ParallelOptions {
    * this the tap went on dropping every packet of that thread without a word.
    */
   onFailure?(error: Error): void;
+  /** V8 heap limits of each dissection thread (a thread past them dies and is reported through onFailure). */
+  workerResourceLimits?: import('node:worker_threads').ResourceLimits;
 }
 
 export interface ParallelPipeline {
@@ -89,6 +91,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   for (let i = 0; i < n; i++) {
     const worker = new Worker(opts.workerUrl, {
       workerData: { settings: { ...opts.settings, streamIdStart: i + 1, streamIdStep: n }, sinkData: opts.sinkData },
+      resourceLimits: opts.workerResourceLimits,
     });
     const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
     worker.on('message', (m: FromWorker) => {
