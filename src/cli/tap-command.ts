@@ -40,7 +40,7 @@ Storage and API:
 Dissection and view:
   --workers N          dissection threads (default: cores - 1, at least 1)
   --memory SIZE        heap the dissection threads share; flow tables and reassembly
-                       buffers are sized to fit it (default 256MiB)
+                       buffers are sized to fit it (default 192MiB)
   --set NAME=VALUE     change a named limit (see "tapline read --limits")
   --kfl QUERY          which entries the terminal view shows (the store keeps all)
   --node NAME          node name in entry ids (default: this host's name)
@@ -140,7 +140,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
       token: values.token,
       workers,
       nodeName: values.node ?? hostname(),
-      memoryBytes: parseSize(values.memory ?? '256MiB', '--memory'),
+      memoryBytes: parseSize(values.memory ?? '192MiB', '--memory'),
       limits: parseLimitOverrides(values.set ?? [], registry),
       retention: {
         maxAgeSec: parseDuration(values['retention-age'] ?? '7d', '--retention-age'),
