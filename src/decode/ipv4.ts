@@ -1,5 +1,5 @@
 import { ipv4Text } from './ip-text.js';
-import { Next, Outcome, type LayerState } from './state.js';
+import { Next, Outcome, takeFragment, type LayerState } from './state.js';
 import { IpProto } from './types.js';
 
 /**
@@ -50,15 +50,7 @@ export function decodeIpv4(s: LayerState): number {
     if (s.end < s.wantEnd) return s.fail(Outcome.TRUNCATED, 'ip.frag_truncated');
     const id = buf.readUInt16BE(off + 4);
     const key = '4|' + out.srcIp + '|' + out.dstIp + '|' + proto + '|' + id;
-    const whole = s.fragments.add(key, (fragField & 0x1fff) * 8, (fragField & 0x2000) !== 0, buf.subarray(s.off, s.end), out.tsSec, s.issue);
-    if (whole === null) {
-      s.outcome = Outcome.FRAGMENT;
-      s.issue('ip.frag_held');
-      return Next.STOP;
-    }
-    s.buf = whole;
-    s.off = 0;
-    s.end = s.wantEnd = whole.length;
+    if (!takeFragment(s, key, (fragField & 0x1fff) * 8, (fragField & 0x2000) !== 0)) return Next.STOP;
   }
   return nextForIpProto(s, proto);
 }

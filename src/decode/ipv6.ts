@@ -1,6 +1,6 @@
 import { ipv6Text } from './ip-text.js';
 import { nextForIpProto } from './ipv4.js';
-import { Next, Outcome, type LayerState } from './state.js';
+import { Next, Outcome, takeFragment, type LayerState } from './state.js';
 
 /** IPv6 extension headers and the other "next header" values the walk stops at (IANA). */
 const HOP_BY_HOP = 0;
@@ -102,16 +102,7 @@ function fragment(s: LayerState): number {
   // RFC 6946: an "atomic fragment" (offset 0, M = 0) is processed as a whole datagram.
   if (offset === 0 && !more) return walkExtensionHeaders(s, next);
   if (s.end < s.wantEnd) return s.fail(Outcome.TRUNCATED, 'ip.frag_truncated');
-  const out = s.out;
-  const key = '6|' + out.srcIp + '|' + out.dstIp + '|' + next + '|' + id;
-  const whole = s.fragments.add(key, offset, more, buf.subarray(s.off, s.end), out.tsSec, s.issue);
-  if (whole === null) {
-    s.outcome = Outcome.FRAGMENT;
-    s.issue('ip.frag_held');
-    return Next.STOP;
-  }
-  s.buf = whole;
-  s.off = 0;
-  s.end = s.wantEnd = whole.length;
+  const key = '6|' + s.out.srcIp + '|' + s.out.dstIp + '|' + next + '|' + id;
+  if (!takeFragment(s, key, offset, more)) return Next.STOP;
   return walkExtensionHeaders(s, next);
 }

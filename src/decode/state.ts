@@ -61,3 +61,21 @@ export interface LayerState {
 }
 
 export type { IssueCounter };
+
+/**
+ * Hands the IP payload in `s.buf[s.off, s.end)` to the fragment table under `key` (IPv4
+ * and IPv6 alike). False while the datagram is incomplete (the packet is counted as a held
+ * fragment); true when it completed one, whose bytes then replace the packet's.
+ */
+export function takeFragment(s: LayerState, key: string, offset: number, more: boolean): boolean {
+  const whole = s.fragments.add(key, offset, more, s.buf.subarray(s.off, s.end), s.out.tsSec, s.issue);
+  if (whole === null) {
+    s.outcome = Outcome.FRAGMENT;
+    s.issue('ip.frag_held');
+    return false;
+  }
+  s.buf = whole;
+  s.off = 0;
+  s.end = s.wantEnd = whole.length;
+  return true;
+}
