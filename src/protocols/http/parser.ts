@@ -106,6 +106,16 @@ interface Message {
   startNsec: number;
 }
 
+/** Up to `side.remaining` body bytes from `data[off, end)`: kept (decoded, capped) and counted. Returns the new offset. */
+function bodyBytes(side: Side, data: Buffer, off: number, end: number): number {
+  const n = Math.min(side.remaining, end - off);
+  const msg = side.msg!;
+  msg.body?.write(data, off, off + n);
+  msg.wire += n;
+  side.remaining -= n;
+  return off + n;
+}
+
 class Side {
   state = S_HEAD;
   role = ROLE_UNKNOWN;
@@ -272,32 +282,20 @@ export class HttpParser implements ProtocolParser {
         case S_HEAD:
           off = this.headBytes(dir, side, data, off, sec, nsec);
           break;
-        case S_BODY_LENGTH: {
-          const n = Math.min(side.remaining, end - off);
-          const msg = side.msg!;
-          msg.body?.write(data, off, off + n);
-          msg.wire += n;
-          side.remaining -= n;
-          off += n;
+        case S_BODY_LENGTH:
+          off = bodyBytes(side, data, off, end);
           if (side.remaining === 0) this.finishMessage(dir, side, sec, nsec);
           break;
-        }
         case S_CHUNK_SIZE:
           off = this.chunkSizeBytes(dir, side, data, off, sec, nsec);
           break;
-        case S_CHUNK_DATA: {
-          const n = Math.min(side.remaining, end - off);
-          const msg = side.msg!;
-          msg.body?.write(data, off, off + n);
-          msg.wire += n;
-          side.remaining -= n;
-          off += n;
+        case S_CHUNK_DATA:
+          off = bodyBytes(side, data, off, end);
           if (side.remaining === 0) {
             side.state = S_CHUNK_END;
             side.remaining = 2;
           }
           break;
-        }
         case S_CHUNK_END:
           off = this.chunkEndBytes(dir, side, data, off, sec, nsec);
           break;
