@@ -21,7 +21,7 @@ export class BatchWriter {
   count = 0;
 
   constructor(private readonly capacity: number) {
-    this.buf = Buffer.allocUnsafe(capacity);
+    this.buf = Buffer.allocUnsafeSlow(capacity);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
@@ -83,25 +83,39 @@ export class BatchWriter {
     return this.pos;
   }
 
-  /** The filled part as a transferable ArrayBuffer; the writer starts a new batch. */
-  take(): ArrayBuffer {
-    const out = this.buf.buffer.slice(this.buf.byteOffset, this.buf.byteOffset + this.pos) as ArrayBuffer;
+  /**
+   * The batch as a transferable ArrayBuffer (records fill its first `length` bytes); the
+   * writer starts a new one. A batch at least half full is handed over itself, not copied;
+   * a smaller one (a live source flushes often) is copied out, so that a few packets do
+   * not pin a whole batch's memory while they wait.
+   */
+  take(): { batch: ArrayBuffer; length: number } {
+    const length = this.pos;
+    let batch: ArrayBuffer;
+    if (length * 2 >= this.buf.length) {
+      batch = this.buf.buffer as ArrayBuffer;
+      this.grow(this.capacity);
+    } else {
+      batch = this.buf.buffer.slice(0, length) as ArrayBuffer;
+      if (this.buf.length !== this.capacity) this.grow(this.capacity);
+    }
     this.pos = 0;
     this.count = 0;
-    if (this.buf.length !== this.capacity) this.grow(this.capacity);
-    return out;
+    return { batch, length };
   }
 
   private grow(size: number): void {
-    this.buf = Buffer.allocUnsafe(size);
+    // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool, so that
+    // take() can transfer its whole ArrayBuffer.
+    this.buf = Buffer.allocUnsafeSlow(size);
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 }
 
-/** Calls `onPacket` with one reused DecodedPacket per record; payloads are views of `batch`. */
-export function readBatch(batch: ArrayBuffer, p: DecodedPacket, onPacket: (p: DecodedPacket) => void): void {
-  const b = Buffer.from(batch);
-  const v = new DataView(batch);
+/** Calls `onPacket` with one reused DecodedPacket per record of `batch`'s first `length` bytes; payloads are views of `batch`. */
+export function readBatch(batch: ArrayBuffer, length: number, p: DecodedPacket, onPacket: (p: DecodedPacket) => void): void {
+  const b = Buffer.from(batch, 0, length);
+  const v = new DataView(batch, 0, length);
   let o = 0;
   while (o + FIXED <= b.length) {
     const size = v.getUint32(o, true);

@@ -1,6 +1,7 @@
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { IssueCounter } from '../common/issues.js';
 import type { RawPacket } from '../capture/types.js';
+import type { DecodedPacket } from '../decode/types.js';
 import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
 import type { DecodeLimits } from '../decode/types.js';
 import type { Entry } from '../entries/index.js';
@@ -42,7 +43,12 @@ export interface ParallelOptions {
 }
 
 export interface ParallelPipeline {
-  push(packet: RawPacket): void;
+  /**
+   * Decodes the packet and queues it for its flow's thread. Returns what it decoded (one
+   * object reused for every packet: read it before the next push), or null when the
+   * packet has no flow to dissect (not IP, or a fragment still waiting for the rest).
+   */
+  push(packet: RawPacket): DecodedPacket | null;
   /** Sends every partly filled batch now (a live source calls it on a timer, so quiet traffic is not held back). */
   flushPartial(): void;
   /** Packets dropped because dissection could not keep up (only with dropWhenBehind). */
@@ -53,7 +59,7 @@ export interface ParallelPipeline {
   readonly issues: IssueCounter;
 }
 
-type ToWorker = { batch: ArrayBuffer } | { finish: true };
+type ToWorker = { batch: ArrayBuffer; length: number } | { finish: true };
 type FromWorker =
   | { ack: number }
   | { sink: unknown }
@@ -114,9 +120,9 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   let dropped = 0;
   const dropWhenBehind = opts.dropWhenBehind === true;
   const send = (lane: Lane) => {
-    const batch = lane.writer.take();
+    const { batch, length } = lane.writer.take();
     lane.inFlight++;
-    lane.worker.postMessage({ batch } satisfies ToWorker, [batch]);
+    lane.worker.postMessage({ batch, length } satisfies ToWorker, [batch]);
   };
   const waitFor = async (ready: () => boolean) => {
     while (!ready()) {
@@ -132,16 +138,17 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
       packets++;
       bytes += packet.capLen;
       const p = decoder.decode(packet);
-      if (p === null) return;
+      if (p === null) return null;
       const lane = lanes[symmetricFlowHash(p) % n];
       if (!lane.writer.append(p)) {
         if (dropWhenBehind && lane.inFlight >= maxInFlight) {
           dropped++;
-          return;
+          return p;
         }
         send(lane);
         lane.writer.append(p);
       }
+      return p;
     },
     flushPartial() {
       for (const lane of lanes) if (lane.writer.bytes > 0 && !(dropWhenBehind && lane.inFlight >= maxInFlight)) send(lane);
@@ -185,9 +192,9 @@ export interface EntrySink {
   flush(flows?: { active: number }): void;
 }
 
-/** Posts a message to the main thread's `onSinkMessage` (from a sink inside a worker). */
-export function postToMain(message: unknown): void {
-  parentPort?.postMessage({ sink: message } satisfies FromWorker);
+/** Posts a message to the main thread's `onSinkMessage` (from a sink inside a worker); `transfer` lists buffers handed over, not copied. */
+export function postToMain(message: unknown, transfer?: ArrayBuffer[]): void {
+  parentPort?.postMessage({ sink: message } satisfies FromWorker, transfer);
 }
 
 /** The body of a dissection worker module: `serveFlowWorker((sinkData) => mySink)`. */
@@ -207,7 +214,7 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
   port.on('message', (m: ToWorker) => {
     try {
       if ('batch' in m) {
-        readBatch(m.batch, packet, add);
+        readBatch(m.batch, m.length, packet, add);
         flush();
         port.postMessage({ ack: 1 } satisfies FromWorker);
       } else {

@@ -2,3 +2,4 @@
 export { openEntryStore, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './store.js';
 export type { EntryStore, EntryStoreOptions, RetentionOptions, QueryOptions, QueryResult, IterateOptions, StoreStats } from './store.js';
 export { StoreError, storeErrorCodes, type StoreErrorCode } from './errors.js';
+export { encodeRows, decodeEntries, type EncodedRows } from './schema.js';

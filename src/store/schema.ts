@@ -112,6 +112,76 @@ export function rowOf(entry: Entry): EntryRow {
 }
 
 /**
+ * Rows packed into one transferable buffer, so that a dissection thread can make them
+ * (serializing the entries off the capture thread) and they reach the writer thread
+ * without being copied on the way. Per row: u32 length + UTF-8 of the indexed columns as
+ * a JSON array, then u32 length + UTF-8 of the entry's JSON.
+ */
+export interface EncodedRows {
+  buf: ArrayBuffer;
+  /** Bytes used at the start of buf. */
+  length: number;
+  /** Rows in it. */
+  count: number;
+}
+
+export function encodeRows(entries: readonly Entry[]): EncodedRows {
+  const parts: string[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const row = rowOf(entry);
+    const json = row.pop() as string;
+    const head = JSON.stringify(row);
+    parts.push(head, json);
+    bytes += 8 + Buffer.byteLength(head) + Buffer.byteLength(json);
+  }
+  const b = Buffer.allocUnsafeSlow(Math.max(1, bytes));
+  let o = 0;
+  for (const part of parts) {
+    const n = b.write(part, o + 4, 'utf8');
+    b.writeUInt32LE(n, o);
+    o += 4 + n;
+  }
+  return { buf: b.buffer as ArrayBuffer, length: o, count: entries.length };
+}
+
+/**
+ * The rows of an EncodedRows, in order, with the entry's JSON left as UTF-8 bytes (views
+ * of enc.buf): the writer binds them as they are, so the text is neither decoded here nor
+ * encoded again by SQLite (such a value is stored as a BLOB; `entryOfJson` reads both).
+ */
+export function decodeRows(enc: EncodedRows): StoredRow[] {
+  const b = Buffer.from(enc.buf, 0, enc.length);
+  const rows: StoredRow[] = [];
+  let o = 0;
+  while (o < b.length) {
+    const hn = b.readUInt32LE(o);
+    const head = b.toString('utf8', o + 4, o + 4 + hn);
+    o += 4 + hn;
+    const jn = b.readUInt32LE(o);
+    const row = JSON.parse(head) as (string | number | null | Buffer)[];
+    row.push(b.subarray(o + 4, o + 4 + jn));
+    o += 4 + jn;
+    rows.push(row as StoredRow);
+  }
+  return rows;
+}
+
+/** A row as the writer inserts it: the JSON as text (add) or as UTF-8 bytes (addEncoded). */
+export type StoredRow = [...head: DropLast<EntryRow>, json: string | Buffer];
+type DropLast<T extends unknown[]> = T extends [...infer H, unknown] ? H : never;
+
+/** The entry of a stored `json` value, whichever way it was stored. */
+export function entryOfJson(json: string | Buffer): Entry {
+  return JSON.parse(typeof json === 'string' ? json : json.toString('utf8')) as Entry;
+}
+
+/** The entries of an EncodedRows, in order (for whoever watches them go by). */
+export function decodeEntries(enc: EncodedRows): Entry[] {
+  return decodeRows(enc).map((row) => entryOfJson(row[11]));
+}
+
+/**
  * Pragmas of every connection. WAL lets the reader on the main thread and the writer
  * thread work at once; synchronous=NORMAL commits without fsync (the WAL is synced at
  * checkpoints), which survives any crash of the process and, on power loss, can only

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { compile, KflError } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
-import { openEntryStore, StoreError, type EntryStore } from './index.js';
+import { decodeEntries, encodeRows, openEntryStore, StoreError, type EntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
 import { prng as rng } from '../common/prng.js';
 
@@ -299,6 +299,50 @@ describe('entry store across inserts, restarts and duplicates', () => {
       await store.flush();
       assert.equal(store.stats().entries, 100);
       assert.equal(store.committed, 100);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('rows packed elsewhere (addEncoded) are stored, read back and counted like added ones', async () => {
+    const dir = tmp();
+    const bases = await fixtureEntries();
+    // Text beyond Latin-1 and a lone surrogate: the bytes cross threads as UTF-8.
+    const packed = Array.from({ length: 80 }, (_, i) => {
+      const e = syntheticEntry(bases, i, 1_767_225_600_000);
+      return { ...e, id: `packed/${i}`, request: { ...e.request, note: `Grüße ✓ 😀 \ud800 "${i}"` } } as Entry;
+    });
+    const added = Array.from({ length: 20 }, (_, i) => ({ ...syntheticEntry(bases, 100 + i, 1_767_225_600_000), id: `added/${i}` }));
+    const decoded = decodeEntries(encodeRows(packed.slice(0, 5)));
+    assert.deepEqual(decoded, JSON.parse(JSON.stringify(packed.slice(0, 5))));
+    let store = openEntryStore({ dir, batchSize: 1000, flushIntervalMs: 60_000, maxPendingEntries: 90 });
+    try {
+      // One batch mixes both kinds; a chunk is taken whole while fewer than
+      // maxPendingEntries are pending (as add() takes one entry), else dropped whole.
+      for (let i = 0; i < 60; i += 20) store.addEncoded(encodeRows(packed.slice(i, i + 20)));
+      for (const e of added) store.add(e);
+      assert.equal(store.stats().pending, 80);
+      store.addEncoded(encodeRows(packed.slice(60)));
+      assert.equal(store.stats().pending, 100);
+      store.addEncoded(encodeRows(packed.slice(0, 20)));
+      assert.equal(store.stats().dropped, 20);
+      store.addEncoded(encodeRows([]));
+      await store.flush();
+      await store.close();
+      store = openEntryStore({ dir });
+      const st = store.stats();
+      assert.equal(st.entries, 100);
+      const want = [...packed, ...added];
+      const byProto: Record<string, number> = {};
+      for (const e of want) byProto[e.protocol.name] = (byProto[e.protocol.name] ?? 0) + 1;
+      assert.deepEqual(st.byProtocol, byProto);
+      for (const e of [...packed.slice(0, 25), ...added.slice(0, 5)]) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)));
+      const q = compile('request.note.contains("😀")');
+      assert.equal(store.count({ kfl: 'request.note.contains("😀")' }), want.filter((e) => q.match(JSON.parse(JSON.stringify(e)))).length);
+      assert.equal(store.count({ kfl: 'request.note.contains("😀")' }), 80);
+      const page = store.query({ kfl: 'id.startsWith("packed/")', order: 'asc', limit: 1000 });
+      assert.deepEqual(page.entries.map((e) => e.id).sort(), packed.map((e) => e.id).sort());
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

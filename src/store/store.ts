@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { compile, type CompiledQuery } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
-import { applyConnectionPragmas, createSchema, prepareNewFile, rowOf, type EntryRow } from './schema.js';
+import { applyConnectionPragmas, createSchema, entryOfJson, prepareNewFile, rowOf, type EncodedRows, type EntryRow } from './schema.js';
 import { candidateSql, type Position } from './sql-plan.js';
 import type { FromWriter, ToWriter, WriterSettings } from './writer-thread.js';
 import { StoreError } from './errors.js';
@@ -92,6 +92,13 @@ export interface StoreStats {
 export interface EntryStore {
   /** Buffers the entry; it is committed within flushIntervalMs (or sooner when a batch fills). */
   add(entry: Entry): void;
+  /**
+   * The same for rows already made and packed elsewhere (`encodeRows`, e.g. in a
+   * dissection thread): the buffer is handed on to the writer thread, not copied; the
+   * caller must not use it afterwards. All of its rows are dropped (and counted) when
+   * maxPendingEntries are pending.
+   */
+  addEncoded(rows: EncodedRows): void;
   query(opts?: QueryOptions): QueryResult;
   /** Every match (no page size), read a page at a time so no read transaction stays open. */
   iterate(opts?: IterateOptions): IterableIterator<Entry>;
@@ -213,6 +220,9 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
   const worker = startWriter(settings);
 
   let buffer: EntryRow[] = [];
+  /** Packed rows waiting with `buffer` for the next batch, and how many rows they hold. */
+  let packed: EncodedRows[] = [];
+  let packedRows = 0;
   let timer: NodeJS.Timeout | undefined;
   let posted = 0;
   let committed = 0;
@@ -239,7 +249,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       for (const w of flushWaiters) (settled >= w.upTo ? w.resolve() : still.push(w));
       flushWaiters = still;
     }
-    if (drainWaiters.length && posted + buffer.length - settled < maxPending / 2) {
+    if (drainWaiters.length && posted + buffer.length + packedRows - settled < maxPending / 2) {
       const ws = drainWaiters;
       drainWaiters = [];
       for (const w of ws) w();
@@ -288,16 +298,29 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       clearTimeout(timer);
       timer = undefined;
     }
-    if (buffer.length === 0) return;
+    if (buffer.length === 0 && packedRows === 0) return;
     const rows = buffer;
+    const chunks = packed;
+    const n = rows.length + packedRows;
     buffer = [];
-    posted += rows.length;
+    packed = [];
+    packedRows = 0;
+    posted += n;
     if (writerGone) {
-      failed += rows.length;
-      settled += rows.length;
+      failed += n;
+      settled += n;
       return;
     }
-    worker.postMessage({ t: 'batch', rows } satisfies ToWriter);
+    worker.postMessage({ t: 'batch', rows, packed: chunks } satisfies ToWriter, chunks.map((c) => c.buf));
+  };
+
+  /** Posts a full batch now, or makes sure a partial one goes within flushIntervalMs. */
+  const scheduled = (): void => {
+    if (buffer.length + packedRows >= batchSize) post();
+    else if (!timer) {
+      timer = setTimeout(post, flushIntervalMs);
+      timer.unref();
+    }
   };
 
   const statements = new Map<string, Database.Statement>();
@@ -329,10 +352,10 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     let scanned = 0;
     let last: Position | undefined;
     let exhausted = true;
-    for (const row of stmt.iterate(...spec.params) as IterableIterator<{ rowid: number; ts: number; json: string }>) {
+    for (const row of stmt.iterate(...spec.params) as IterableIterator<{ rowid: number; ts: number; json: string | Buffer }>) {
       scanned++;
       last = { ts: row.ts, rowid: row.rowid };
-      const entry = JSON.parse(row.json) as Entry;
+      const entry = entryOfJson(row.json);
       if (!q || q.match(entry)) {
         out.push(q ? q.apply(entry) : entry);
         if (out.length >= want) {
@@ -400,8 +423,8 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     if (!q) {
       return (prepare(`SELECT count(*) AS n FROM (${spec.sql})`).get(...spec.params) as { n: number }).n;
     }
-    for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ json: string }>) {
-      if (q.match(JSON.parse(row.json))) n++;
+    for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ json: string | Buffer }>) {
+      if (q.match(entryOfJson(row.json))) n++;
     }
     return q.limit !== undefined ? Math.min(n, q.limit) : n;
   }
@@ -422,23 +445,30 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
   const store: EntryStore = {
     add(entry) {
       if (closed) throw new StoreError('store.closed', 'the store is closed');
-      if (posted + buffer.length - settled >= maxPending) {
+      if (posted + buffer.length + packedRows - settled >= maxPending) {
         dropped++;
         return;
       }
       buffer.push(rowOf(entry));
-      if (buffer.length >= batchSize) post();
-      else if (!timer) {
-        timer = setTimeout(post, flushIntervalMs);
-        timer.unref();
+      scheduled();
+    },
+    addEncoded(rows) {
+      if (closed) throw new StoreError('store.closed', 'the store is closed');
+      if (rows.count === 0) return;
+      if (posted + buffer.length + packedRows - settled >= maxPending) {
+        dropped += rows.count;
+        return;
       }
+      packed.push(rows);
+      packedRows += rows.count;
+      scheduled();
     },
     query,
     iterate,
     count,
     get(id) {
-      const row = getStmt.get(id) as { json: string } | undefined;
-      return row ? (JSON.parse(row.json) as Entry) : undefined;
+      const row = getStmt.get(id) as { json: string | Buffer } | undefined;
+      return row ? entryOfJson(row.json) : undefined;
     },
     stats() {
       const byProtocol: Record<string, number> = {};
@@ -453,7 +483,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
         oldest: (oldestStmt.get() as { t: number | null }).t,
         newest: (newestStmt.get() as { t: number | null }).t,
         byProtocol,
-        pending: posted + buffer.length - settled,
+        pending: posted + buffer.length + packedRows - settled,
         dropped,
         failed,
         duplicates,
@@ -467,7 +497,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       return new Promise((resolve, reject) => flushWaiters.push({ upTo: posted, resolve, reject }));
     },
     drain() {
-      if (posted + buffer.length - settled < maxPending / 2) return Promise.resolve();
+      if (posted + buffer.length + packedRows - settled < maxPending / 2) return Promise.resolve();
       post();
       return new Promise((resolve) => drainWaiters.push(resolve));
     },

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { applyConnectionPragmas, INSERT_SQL, type EntryRow } from './schema.js';
+import { applyConnectionPragmas, decodeRows, INSERT_SQL, type EncodedRows, type EntryRow, type StoredRow } from './schema.js';
 
 export interface WriterSettings {
   path: string;
@@ -21,7 +21,7 @@ export interface WriterSettings {
   cacheMiB: number;
 }
 
-export type ToWriter = { t: 'batch'; rows: EntryRow[] } | { t: 'retain' } | { t: 'close' };
+export type ToWriter = { t: 'batch'; rows: EntryRow[]; packed: EncodedRows[] } | { t: 'retain' } | { t: 'close' };
 
 export type FromWriter =
   | { t: 'committed'; rows: number; inserted: number }
@@ -52,7 +52,7 @@ function tally(counts: Map<string, number>, proto: string | null, by: number): v
   counts.set(k, (counts.get(k) ?? 0) + by);
 }
 
-const writeBatch = db.transaction((rows: EntryRow[]): number => {
+const writeBatch = db.transaction((rows: (EntryRow | StoredRow)[]): number => {
   const counts = new Map<string, number>();
   let inserted = 0;
   for (const row of rows) {
@@ -165,14 +165,18 @@ const timer = hasRetention ? setInterval(() => retain(false), settings.retention
 
 port.on('message', (m: ToWriter) => {
   switch (m.t) {
-    case 'batch':
+    case 'batch': {
+      const n = m.rows.length + m.packed.reduce((sum, p) => sum + p.count, 0);
       try {
-        const inserted = writeBatch(m.rows);
-        port.postMessage({ t: 'committed', rows: m.rows.length, inserted } satisfies FromWriter);
+        const rows: (EntryRow | StoredRow)[] = m.rows;
+        for (const p of m.packed) for (const row of decodeRows(p)) rows.push(row);
+        const inserted = writeBatch(rows);
+        port.postMessage({ t: 'committed', rows: n, inserted } satisfies FromWriter);
       } catch (err) {
-        port.postMessage({ t: 'error', message: String(err), rows: m.rows.length } satisfies FromWriter);
+        port.postMessage({ t: 'error', message: String(err), rows: n } satisfies FromWriter);
       }
       break;
+    }
     case 'retain':
       retain(true);
       break;

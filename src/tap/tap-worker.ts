@@ -1,10 +1,14 @@
-// A dissection thread of `tapline tap`: its entries go back to the main thread, which
-// stores them, streams them to API clients and shows them on the terminal.
+// A dissection thread of `tapline tap`. Its entries are serialized into store rows here,
+// off the capture thread, and packed in one buffer that the main thread hands on to the
+// store's writer without copying (it reads them only when someone watches live).
 import type { Entry } from '../entries/index.js';
 import { postToMain, serveFlowWorker } from '../pipeline/index.js';
+import { encodeRows, type EncodedRows } from '../store/index.js';
 
 export interface TapWorkerMessage {
-  entries: Entry[];
+  rows: EncodedRows;
+  /** Entries in rows per protocol name. */
+  byProtocol: Record<string, number>;
   /** Connections and UDP flows open in this thread now. */
   flows: number;
 }
@@ -16,7 +20,10 @@ serveFlowWorker(() => {
       entries.push(entry);
     },
     flush(flows) {
-      postToMain({ entries, flows: flows?.active ?? 0 } satisfies TapWorkerMessage);
+      const byProtocol: Record<string, number> = {};
+      for (const e of entries) byProtocol[e.protocol.name] = (byProtocol[e.protocol.name] ?? 0) + 1;
+      const rows = encodeRows(entries);
+      postToMain({ rows, byProtocol, flows: flows?.active ?? 0 } satisfies TapWorkerMessage, [rows.buf]);
       entries = [];
     },
   };

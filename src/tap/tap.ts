@@ -8,7 +8,7 @@ import { openLiveCapture, compileFilter, type LiveCapture } from '../capture/liv
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
-import { openEntryStore, type EntryStore } from '../store/index.js';
+import { decodeEntries, openEntryStore, type EntryStore } from '../store/index.js';
 import { openPacketRing, flowsFromEntries, type PacketRing } from '../pcap/index.js';
 import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntrySource, type HubLive, type HubPcapSource, type HubStatsSnapshot } from '../hub/index.js';
 import type { TapWorkerMessage } from './tap-worker.js';
@@ -113,10 +113,13 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     onSinkMessage(message, worker) {
       const m = message as TapWorkerMessage;
       counters.flowsByWorker[worker] = m.flows;
-      for (const entry of m.entries) {
-        counters.entries++;
-        counters.byProtocol[entry.protocol.name] = (counters.byProtocol[entry.protocol.name] ?? 0) + 1;
-        store.add(entry);
+      if (m.rows.count === 0) return;
+      counters.entries += m.rows.count;
+      for (const [name, n] of Object.entries(m.byProtocol)) counters.byProtocol[name] = (counters.byProtocol[name] ?? 0) + n;
+      // Entries are parsed back only for someone watching; the rows go to the store as they came.
+      const watched = subscribers.size > 0 || opts.onEntry !== undefined ? decodeEntries(m.rows) : [];
+      store.addEncoded(m.rows);
+      for (const entry of watched) {
         for (const s of subscribers) s(entry);
         opts.onEntry?.(entry);
       }
@@ -126,8 +129,8 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const onPacket = (p: RawPacket) => {
     counters.packets++;
     counters.bytes += p.capLen;
-    ring.write(p); // the ring finds the flow itself (null would mean "no flow")
-    pipeline.push(p);
+    // The ring indexes the packet by the flow the pipeline decoded (null: no flow), so each packet is decoded once.
+    ring.write(p, pipeline.push(p));
   };
 
   let capture: LiveCapture | undefined;
