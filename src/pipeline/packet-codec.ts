@@ -158,9 +158,17 @@ export function readBatch(batch: ArrayBuffer, length: number, p: DecodedPacket, 
   }
 }
 
-/** Both directions of a connection give the same value: the flow's thread. */
+/**
+ * Both directions of a connection give the same value: the flow's thread. The XOR of the
+ * two sides is symmetric but keeps their bit patterns (Linux gives connect() even ports,
+ * so the lowest bit was the same for every connection between two hosts and `% 2` put
+ * them all on one thread); murmur3's finalizer spreads every input bit over all of them.
+ */
 export function symmetricFlowHash(p: DecodedPacket): number {
-  return (stringHash(p.srcIp) ^ stringHash(p.dstIp) ^ Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) ^ p.ipProto) >>> 0;
+  let h = stringHash(p.srcIp) ^ stringHash(p.dstIp) ^ Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) ^ p.ipProto;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 function stringHash(s: string): number {
