@@ -17,6 +17,7 @@ import { benchCacheDir, describeCapture, ensureCapture, ensureScaledCapture, typ
 import { GNU_TIME, measure, toolVersion, type Measurement } from './measure.js';
 import { readCaptureFile } from '../src/capture/index.js';
 import { createPipeline } from '../src/pipeline/index.js';
+import { benchDispatch } from '../src/pipeline/bench.js';
 import type { Entry } from '../src/entries/index.js';
 import { benchKfl, kflBenchCases } from '../src/kfl/bench.js';
 import { DEFAULT_TAP_BENCH, TAP_SECTIONS, type TapBenchOptions } from './tap-bench.js';
@@ -71,6 +72,8 @@ const readSection: BenchSection = {
     const rows: Measurement[] = [];
     if (existsSync(taplineBin)) {
       rows.push(await measure('tapline', process.execPath, [taplineBin, 'read', file], opts));
+      // The same with two dissection threads beside the reading one (flow-sharded).
+      rows.push(await measure('tapline-w2', process.execPath, [taplineBin, 'read', file, '--workers', '2'], opts));
     } else {
       ctx.log(`  tapline: skipped, ${taplineBin} does not exist yet`);
     }
@@ -99,7 +102,12 @@ const readSection: BenchSection = {
         ctx.log(`  memory target (< ${MEMORY_TARGET_MIB} MiB on 1 GB): ${ok ? 'met' : 'MISSED'} at ${tapline.peakRssMiB.toFixed(0)} MiB`);
       }
     }
-    return { measurements: rows, ratios };
+    // The serial part of `--workers N`: what the reading thread alone can hand out.
+    const d = await benchDispatch(file);
+    const rate = (s: number) => `${Math.round(d.packets / s).toLocaleString('en-US')} packets/s (${(ctx.capture.bytes / 1e6 / s).toFixed(0)} MB/s, ${s.toFixed(2)} s)`;
+    ctx.log(`  reading thread alone (the serial part of --workers N): reading only ${rate(d.readSeconds)}`);
+    ctx.log(`    handing out decoded packets (1-3 workers): ${rate(d.decodedSeconds)}; raw frames (4+ workers): ${rate(d.rawSeconds)}`);
+    return { measurements: rows, ratios, dispatch: d };
   },
 };
 

@@ -333,11 +333,13 @@ describe('agreement with tshark: traffic recorded now (curl → nginx, dig → d
     });
   }
 
-  test('main: two workers (flows spread by hash) give the same facts', async () => {
+  test('main: two workers (flows spread by hash) and four (raw frames decoded by the workers) give the same facts', async () => {
     const r = recordings.main;
-    const two = await runTapline(r.rec.file, { workers: 2 });
-    assert.equal(two.code, 0, two.stderr);
-    assert.deepEqual(compareFacts(r.tsharkFacts, taplineFacts(two.entries)), []);
+    for (const workers of [2, 4]) {
+      const run = await runTapline(r.rec.file, { workers });
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(compareFacts(r.tsharkFacts, taplineFacts(run.entries)), [], `${workers} workers`);
+    }
   });
 
   test('port: untold, tshark finds HTTP on 31337 and UDP DNS on 5300 by its heuristics, but not DNS over TCP on 5300', async () => {

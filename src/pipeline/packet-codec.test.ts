@@ -1,6 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { emptyDecodedPacket, type DecodedPacket } from '../decode/types.js';
+import type { RawPacket } from '../capture/types.js';
+import { createDecoder } from '../decode/index.js';
+import { ethernetIpTcp, ethernetIpUdp } from '../decode/test-packets.js';
 import { BatchWriter, readBatch, symmetricFlowHash } from './packet-codec.js';
 
 function packet(i: number, payloadBytes: number): DecodedPacket {
@@ -27,6 +30,10 @@ function packet(i: number, payloadBytes: number): DecodedPacket {
   return p;
 }
 
+const noRaw = (): never => {
+  throw new Error('no raw records were written');
+};
+
 /** What readBatch hands back, as plain data (the packet object is reused). */
 function plain(p: DecodedPacket): unknown {
   return { ...p, payload: Buffer.from(p.payload).toString('hex'), vlans: [...p.vlans], issues: [...p.issues] };
@@ -50,7 +57,7 @@ describe('packet batches between threads', () => {
     assert.ok(batches.some((b) => b.length * 2 >= b.batch.byteLength), 'some batches were handed over whole');
     assert.ok(batches.some((b) => b.batch.byteLength === b.length), 'a partial batch was copied to its length');
     const reused = emptyDecodedPacket();
-    for (const b of batches) readBatch(b.batch, b.length, reused, (p) => got.push(plain(p)));
+    for (const b of batches) readBatch(b.batch, b.length, reused, noRaw, (p) => got.push(plain(p)));
     assert.deepEqual(got, sent);
   });
 
@@ -59,8 +66,38 @@ describe('packet batches between threads', () => {
     assert.ok(w.append(packet(1, 5000)));
     const b = w.take();
     const got: unknown[] = [];
-    readBatch(b.batch, b.length, emptyDecodedPacket(), (p) => got.push(plain(p)));
+    readBatch(b.batch, b.length, emptyDecodedPacket(), noRaw, (p) => got.push(plain(p)));
     assert.deepEqual(got, [plain(packet(1, 5000))]);
+  });
+
+  test('raw frames and decoded packets keep their order; raw ones are decoded by the receiver', () => {
+    const frames = [
+      ethernetIpTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80, payload: Buffer.from('GET / HTTP/1.1\r\n') }),
+      ethernetIpUdp({ src: 'fd00::1', dst: 'fd00::2', sport: 5353, dport: 53, payload: Buffer.from('dns?') }),
+      Buffer.from('not a frame'),
+    ];
+    const w = new BatchWriter(1 << 16);
+    const want: unknown[] = [];
+    const reference = createDecoder();
+    frames.forEach((data, i) => {
+      const raw: RawPacket = { linkType: 1, interfaceId: 70_000 + i, tsSec: 1_795_375_602 + i, tsNsec: 999_999_999 - i, capLen: data.length, origLen: data.length + 4, data, recordOffset: 0 };
+      assert.ok(w.appendRaw(raw));
+      const d = reference.decode(raw);
+      if (d !== null) want.push(plain(d));
+      const decoded = packet(i, 10);
+      assert.ok(w.append(decoded));
+      want.push(plain(decoded));
+    });
+    const { batch, length } = w.take();
+    const receiver = createDecoder();
+    const seen: RawPacket[] = [];
+    const got: unknown[] = [];
+    readBatch(batch, length, emptyDecodedPacket(), (raw) => (seen.push({ ...raw }), receiver.decode(raw)), (p) => got.push(plain(p)));
+    assert.deepEqual(got, want);
+    assert.deepEqual(
+      seen.map((r) => [r.interfaceId, r.tsSec, r.tsNsec, r.capLen, r.origLen, r.linkType, r.data.toString('hex')]),
+      frames.map((f, i) => [70_000 + i, 1_795_375_602 + i, 999_999_999 - i, f.length, f.length + 4, 1, f.toString('hex')]),
+    );
   });
 });
 

@@ -1,18 +1,28 @@
+import type { RawPacket } from '../capture/types.js';
 import type { DecodedPacket } from '../decode/types.js';
 
 /**
- * Decoded packets cross from the decoding thread to the dissecting threads packed into
+ * Packets cross from the thread that hands them out to the dissecting threads packed into
  * transferable batches: one ArrayBuffer holds many records, never one message per packet.
+ * Most records are raw frames, decoded by the thread that receives them; a packet the
+ * handing-out thread had to decode itself (an IP fragment, a tunnel: see flow-peek.ts)
+ * travels decoded.
  *
- * Record layout (little endian):
+ * Record layout (little endian), byte 46 says which:
+ *   decoded (46 = 0):
  *   0 u32 record length   4 f64 tsSec   12 u32 tsNsec
  *  16 u8 ipVersion  17 u8 ipProto  18 u8 tcpFlags  19 u8 bits (1 truncated, 2 vxlan, 4 geneve)
  *  20 u16 srcPort   22 u16 dstPort  24 u32 seq  28 u32 ack  32 u16 window
  *  34 u8 srcIp length  35 u8 dstIp length  36 u32 tunnelId  40 u32 wireLen
- *  44 u8 vlan count  45 u8 issue count  46 u16 reserved  48 u32 payload length
+ *  44 u8 vlan count  45 u8 issue count  46 u8 kind  47 u8 reserved  48 u32 payload length
  *  52 srcIp, dstIp (ASCII), vlans (u16 each), issues (u8 length + ASCII each), payload
+ *   raw (46 = 1):
+ *   0 u32 record length   4 f64 tsSec   12 u32 tsNsec  16 u32 origLen  20 u16 linkType
+ *  24 u32 interfaceId  46 u8 kind  48 u32 capLen  52 the frame
  */
 const FIXED = 52;
+const KIND_DECODED = 0;
+const KIND_RAW = 1;
 
 export class BatchWriter {
   private buf: Buffer;
@@ -32,13 +42,39 @@ export class BatchWriter {
     return n;
   }
 
-  /** Appends `p`; false when it does not fit (take() the batch, then append again). */
-  append(p: DecodedPacket): boolean {
-    const size = BatchWriter.sizeOf(p);
+  /** Makes room for a record of `size` bytes; false when the batch must be taken first. */
+  private room(size: number): boolean {
     if (this.pos + size > this.capacity) {
       if (this.pos > 0) return false;
       this.grow(size); // a record larger than a batch gets a batch of its own
     }
+    return true;
+  }
+
+  /** Appends the raw frame of `p` (the receiver decodes it); false when it does not fit (take() the batch, then append again). */
+  appendRaw(p: RawPacket): boolean {
+    const size = FIXED + p.data.length;
+    if (!this.room(size)) return false;
+    const v = this.view;
+    const o = this.pos;
+    v.setUint32(o, size, true);
+    v.setFloat64(o + 4, p.tsSec, true);
+    v.setUint32(o + 12, p.tsNsec, true);
+    v.setUint32(o + 16, p.origLen >>> 0, true);
+    v.setUint16(o + 20, p.linkType, true);
+    v.setUint32(o + 24, p.interfaceId >>> 0, true);
+    this.buf[o + 46] = KIND_RAW;
+    v.setUint32(o + 48, p.data.length, true);
+    p.data.copy(this.buf, o + FIXED);
+    this.pos = o + size;
+    this.count++;
+    return true;
+  }
+
+  /** Appends decoded `p`; false when it does not fit (take() the batch, then append again). */
+  append(p: DecodedPacket): boolean {
+    const size = BatchWriter.sizeOf(p);
+    if (!this.room(size)) return false;
     const v = this.view;
     const b = this.buf;
     const o = this.pos;
@@ -60,6 +96,7 @@ export class BatchWriter {
     v.setUint32(o + 40, p.wireLen >>> 0, true);
     b[o + 44] = p.vlans.length;
     b[o + 45] = p.issues.length;
+    b[o + 46] = KIND_DECODED;
     v.setUint32(o + 48, p.payload.length, true);
     let w = o + FIXED;
     w += b.write(p.srcIp, w, 'latin1');
@@ -112,13 +149,37 @@ export class BatchWriter {
   }
 }
 
-/** Calls `onPacket` with one reused DecodedPacket per record of `batch`'s first `length` bytes; payloads are views of `batch`. */
-export function readBatch(batch: ArrayBuffer, length: number, p: DecodedPacket, onPacket: (p: DecodedPacket) => void): void {
+/**
+ * Calls `onPacket` for each record of `batch`'s first `length` bytes: a decoded record
+ * with `p` (reused), a raw one with what `decode` makes of it (skipped when null).
+ * Payloads are views of `batch`.
+ */
+export function readBatch(
+  batch: ArrayBuffer,
+  length: number,
+  p: DecodedPacket,
+  decode: (raw: RawPacket) => DecodedPacket | null,
+  onPacket: (p: DecodedPacket) => void,
+): void {
   const b = Buffer.from(batch, 0, length);
   const v = new DataView(batch, 0, length);
+  const raw: RawPacket = { linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: b, recordOffset: -1 };
   let o = 0;
   while (o + FIXED <= b.length) {
     const size = v.getUint32(o, true);
+    if (b[o + 46] === KIND_RAW) {
+      raw.tsSec = v.getFloat64(o + 4, true);
+      raw.tsNsec = v.getUint32(o + 12, true);
+      raw.origLen = v.getUint32(o + 16, true);
+      raw.linkType = v.getUint16(o + 20, true);
+      raw.interfaceId = v.getUint32(o + 24, true);
+      raw.capLen = v.getUint32(o + 48, true);
+      raw.data = b.subarray(o + FIXED, o + FIXED + raw.capLen);
+      const d = decode(raw);
+      if (d !== null) onPacket(d);
+      o += size;
+      continue;
+    }
     p.tsSec = v.getFloat64(o + 4, true);
     p.tsNsec = v.getUint32(o + 12, true);
     p.ipVersion = b[o + 16] as 0 | 4 | 6;
@@ -164,7 +225,7 @@ export function readBatch(batch: ArrayBuffer, length: number, p: DecodedPacket, 
  * so the lowest bit was the same for every connection between two hosts and `% 2` put
  * them all on one thread); murmur3's finalizer spreads every input bit over all of them.
  */
-export function symmetricFlowHash(p: DecodedPacket): number {
+export function symmetricFlowHash(p: { srcIp: string; dstIp: string; srcPort: number; dstPort: number; ipProto: number }): number {
   let h = stringHash(p.srcIp) ^ stringHash(p.dstIp) ^ Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) ^ p.ipProto;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);

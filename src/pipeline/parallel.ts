@@ -1,18 +1,26 @@
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { IssueCounter } from '../common/issues.js';
 import type { RawPacket } from '../capture/types.js';
-import type { DecodedPacket } from '../decode/types.js';
 import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
 import type { DecodeLimits } from '../decode/types.js';
 import type { Entry } from '../entries/index.js';
 import { BatchWriter, readBatch, symmetricFlowHash } from './packet-codec.js';
+import { emptyPeekedFlow, peekFlow, type PeekedFlow } from './flow-peek.js';
 import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } from './pipeline.js';
 
 /**
- * Dissection on several threads, the way Suricata and Zeek scale: this thread reads and
- * decodes; each decoded packet goes, by a symmetric flow hash, to one of N worker threads
- * (both directions of a connection on the same one), packed in transferable batches.
- * Each worker reassembles, dissects and turns its entries into output text.
+ * Dissection on several threads, the way Suricata and Zeek scale: this thread hands each
+ * packet, by a symmetric flow hash, to one of N worker threads (both directions of a
+ * connection on the same one), packed in transferable batches. Each worker reassembles,
+ * dissects and turns its entries into output.
+ *
+ * Who decodes depends on how many workers there are (`rawDispatch`). With few, this
+ * thread decodes and sends the decoded packets: it has time to spare, the workers do not.
+ * With many, this thread would be the bottleneck, so it only reads each packet's flow
+ * from its headers (flow-peek.ts) and sends the raw frame, which the worker decodes;
+ * only packets whose flow needs the full decoder (IP fragments, tunnels, extension
+ * headers) are decoded here. Measured on the benchmark capture (README.md "Threads"): this
+ * thread's work per packet halves, each worker's grows by the decoding.
  */
 export interface ParallelOptions {
   workers: number;
@@ -30,6 +38,11 @@ export interface ParallelOptions {
    * batches waiting is dropped and counted (`droppedByTapline`) instead of queued.
    */
   dropWhenBehind?: boolean;
+  /**
+   * Send raw frames for the workers to decode (see above). Default: from
+   * RAW_DISPATCH_MIN_WORKERS workers up.
+   */
+  rawDispatch?: boolean;
   /** Messages a worker's sink posts (`postToMain`). */
   onSinkMessage?(message: unknown, worker: number): void;
   /**
@@ -44,11 +57,11 @@ export interface ParallelOptions {
 
 export interface ParallelPipeline {
   /**
-   * Decodes the packet and queues it for its flow's thread. Returns what it decoded (one
-   * object reused for every packet: read it before the next push), or null when the
-   * packet has no flow to dissect (not IP, or a fragment still waiting for the rest).
+   * Queues the packet for its flow's thread. Returns the packet's flow (one object reused
+   * for every packet: read it before the next push), or null when it has none to dissect
+   * (not TCP/UDP over IP, or a fragment still waiting for the rest).
    */
-  push(packet: RawPacket): DecodedPacket | null;
+  push(packet: RawPacket): PeekedFlow | null;
   /** Sends every partly filled batch now (a live source calls it on a timer, so quiet traffic is not held back). */
   flushPartial(): void;
   /** Packets dropped because dissection could not keep up (only with dropWhenBehind). */
@@ -60,6 +73,13 @@ export interface ParallelPipeline {
 }
 
 type ToWorker = { batch: ArrayBuffer; length: number } | { finish: true };
+
+/** What a worker thread gets as workerData. */
+interface WorkerSetup {
+  settings: FlowPipelineSettings;
+  decodeLimits?: Partial<DecodeLimits>;
+  sinkData: unknown;
+}
 type FromWorker =
   | { ack: number }
   | { sink: unknown }
@@ -73,12 +93,21 @@ interface Lane {
   done?: Omit<PipelineSummary, 'packets' | 'bytes'>;
 }
 
+/**
+ * From this many workers up, raw frames are handed out (the decoding moves to the
+ * workers). Below it, measured on two cores, sending raw frames was slower: the workers,
+ * not this thread, were the limit.
+ */
+export const RAW_DISPATCH_MIN_WORKERS = 4;
+
 export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline {
   const n = Math.max(1, opts.workers);
   const batchBytes = opts.batchBytes ?? 256 * 1024;
   const maxInFlight = opts.maxInFlight ?? 8;
   const issues = new IssueCounter();
   const decoder = createDecoder({ limits: opts.decodeLimits, issues });
+  const peeked = emptyPeekedFlow();
+  const raw = opts.rawDispatch ?? n >= RAW_DISPATCH_MIN_WORKERS;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
@@ -96,7 +125,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   const lanes: Lane[] = [];
   for (let i = 0; i < n; i++) {
     const worker = new Worker(opts.workerUrl, {
-      workerData: { settings: { ...opts.settings, streamIdStart: i + 1, streamIdStep: n }, sinkData: opts.sinkData },
+      workerData: { settings: { ...opts.settings, streamIdStart: i + 1, streamIdStep: n }, decodeLimits: opts.decodeLimits, sinkData: opts.sinkData } satisfies WorkerSetup,
       resourceLimits: opts.workerResourceLimits,
     });
     const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
@@ -137,6 +166,18 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     push(packet) {
       packets++;
       bytes += packet.capLen;
+      if (raw && peekFlow(packet, peeked)) {
+        const lane = lanes[symmetricFlowHash(peeked) % n];
+        if (!lane.writer.appendRaw(packet)) {
+          if (dropWhenBehind && lane.inFlight >= maxInFlight) {
+            dropped++;
+            return peeked;
+          }
+          send(lane);
+          lane.writer.appendRaw(packet);
+        }
+        return peeked;
+      }
       const p = decoder.decode(packet);
       if (p === null) return null;
       const lane = lanes[symmetricFlowHash(p) % n];
@@ -201,9 +242,12 @@ export function postToMain(message: unknown, transfer?: ArrayBuffer[]): void {
 export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): void {
   const port = parentPort;
   if (port === null) throw new Error('serveFlowWorker must run in a worker thread');
-  const { settings, sinkData } = workerData as { settings: FlowPipelineSettings; sinkData: unknown };
+  const { settings, decodeLimits, sinkData } = workerData as WorkerSetup;
   const sink = createSink(sinkData);
   const flows = createFlowPipeline({ ...settings, onEntry: (e) => sink.onEntry(e) });
+  // Raw frames are decoded here; their issues count with this thread's others.
+  const decoder = createDecoder({ limits: decodeLimits, issues: flows.issues });
+  const decode = (raw: RawPacket) => decoder.decode(raw);
   const packet = emptyDecodedPacket();
   const add = flows.add;
   const flowInfo = { active: 0 };
@@ -214,7 +258,7 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
   port.on('message', (m: ToWorker) => {
     try {
       if ('batch' in m) {
-        readBatch(m.batch, m.length, packet, add);
+        readBatch(m.batch, m.length, packet, decode, add);
         flush();
         port.postMessage({ ack: 1 } satisfies FromWorker);
       } else {
