@@ -36,6 +36,11 @@ export function createEntryBuilder(opts: EntryBuilderOptions): EntryBuilder {
       passed: false,
       failed: false,
     };
+    // A side that never came (pair-not-found) is left out, not stored as undefined: an
+    // entry is plain JSON data however it is kept (the store serializes it with V8's
+    // serializer, which would keep an undefined property).
+    if (entry.request === undefined) delete entry.request;
+    if (entry.response === undefined) delete entry.response;
     if (item.error !== undefined) entry.error = item.error;
     if (item.issues !== undefined && item.issues.length > 0) entry.issues = item.issues;
     return entry;

@@ -68,7 +68,7 @@ describe('retention', () => {
       const live = ((db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number)) * 8192;
       db.close();
       assert.ok(live <= maxBytes, `${live} live bytes`);
-      assert.ok(sizes[7]! <= maxBytes + 1024 * 1024, `file ${sizes[7]} bytes`);
+      assert.ok(sizes[7]! <= maxBytes + 1024 * 1024, `file ${sizes[7]} bytes, live ${live}, sizes ${sizes.join(' ')}, wal ${statSync(join(dir, 'entries.db-wal')).size}`);
     } finally {
       await store.close();
       rmSync(dir, { recursive: true, force: true });

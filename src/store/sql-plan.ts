@@ -76,7 +76,7 @@ export function candidateSql(spec: CandidateSpec): SqlQuery | null {
     params.push(spec.after.ts, spec.after.ts, spec.after.rowid);
   }
   const dir = asc ? 'ASC' : 'DESC';
-  let sql = `SELECT rowid, ts, json FROM entries${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ts ${dir}, rowid ${dir}`;
+  let sql = `SELECT rowid, ts, entry FROM entries${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY ts ${dir}, rowid ${dir}`;
   if (spec.rowLimit !== undefined) {
     sql += ' LIMIT ?';
     params.push(spec.rowLimit);

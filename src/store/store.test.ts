@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,6 +8,7 @@ import { compile, KflError } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
 import { decodeEntries, encodeRows, openEntryStore, StoreError, type EntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
+import { INSERT_SQL, rowOf, SCHEMA_SQL } from './schema.js';
 import { prng as rng } from '../common/prng.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'tapline-store-test-'));
@@ -221,8 +222,8 @@ describe('entry store with pipeline entries', () => {
     try {
       const plan = (sql: string, ...p: unknown[]): string =>
         (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...p) as { detail: string }[]).map((r) => r.detail).join(' | ');
-      assert.match(plan('SELECT rowid, ts, json FROM entries WHERE proto IN (?) AND status = ? ORDER BY ts DESC, rowid DESC', 'http', 500), /entries_status/);
-      assert.match(plan('SELECT rowid, ts, json FROM entries WHERE (src_ip = ? OR dst_ip = ?) ORDER BY ts DESC, rowid DESC', 'x', 'x'), /entries_src_ip.*entries_dst_ip|MULTI-INDEX OR/);
+      assert.match(plan('SELECT rowid, ts, entry FROM entries WHERE proto IN (?) AND status = ? ORDER BY ts DESC, rowid DESC', 'http', 500), /entries_status/);
+      assert.match(plan('SELECT rowid, ts, entry FROM entries WHERE (src_ip = ? OR dst_ip = ?) ORDER BY ts DESC, rowid DESC', 'x', 'x'), /entries_src_ip.*entries_dst_ip|MULTI-INDEX OR/);
     } finally {
       db.close();
     }
@@ -345,6 +346,67 @@ describe('entry store across inserts, restarts and duplicates', () => {
       assert.deepEqual(page.entries.map((e) => e.id).sort(), packed.map((e) => e.id).sort());
     } finally {
       await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a store of schema version 1 (entries as JSON text) is brought up to date and keeps every entry', async () => {
+    const dir = tmp();
+    const bases = await fixtureEntries();
+    const old = bases.slice(0, 5).map((e, i) => ({ ...e, id: `v1/${i}` }));
+    try {
+      mkdirSync(dir, { recursive: true });
+      const db = new Database(join(dir, 'entries.db'));
+      db.pragma('page_size = 8192');
+      db.pragma('auto_vacuum = INCREMENTAL');
+      db.pragma('journal_mode = WAL');
+      // The version 1 table as it was: the entry in a TEXT column named json.
+      db.exec(SCHEMA_SQL.replace('entry     BLOB    NOT NULL', 'json      TEXT    NOT NULL'));
+      const insert = db.prepare(INSERT_SQL.replace(', entry)', ', json)'));
+      const counts = new Map<string, number>();
+      for (const e of old) {
+        const row = rowOf(e);
+        insert.run(...row.slice(0, 11), JSON.stringify(e));
+        counts.set(e.protocol.name, (counts.get(e.protocol.name) ?? 0) + 1);
+      }
+      for (const [proto, n] of counts) db.prepare('INSERT INTO proto_counts (proto, n) VALUES (?, ?)').run(proto, n);
+      db.pragma('user_version = 1');
+      db.close();
+
+      const fresh = bases.slice(5, 8).map((e, i) => ({ ...e, id: `v2/${i}` }));
+      let store = openEntryStore({ dir, flushIntervalMs: 10 });
+      for (const e of fresh) store.add(e);
+      await store.flush();
+      await store.close();
+      store = openEntryStore({ dir });
+      try {
+        for (const e of [...old, ...fresh]) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)), e.id);
+        assert.equal(store.stats().entries, 8);
+        assert.equal(store.count({ kfl: 'id.startsWith("v1/") or id.startsWith("v2/")' }), 8);
+      } finally {
+        await store.close();
+      }
+      const check = new Database(join(dir, 'entries.db'), { readonly: true });
+      assert.equal(check.pragma('user_version', { simple: true }), 2);
+      assert.deepEqual(
+        (check.prepare("SELECT typeof(entry) AS t, count(*) AS n FROM entries GROUP BY 1 ORDER BY 1").all() as { t: string; n: number }[]).map((r) => [r.t, r.n]),
+        [['blob', 3], ['text', 5]],
+      );
+      check.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a store of a newer schema version is refused with a clear error', () => {
+    const dir = tmp();
+    try {
+      openEntryStore({ dir }).close();
+      const db = new Database(join(dir, 'entries.db'));
+      db.pragma('user_version = 99');
+      db.close();
+      assert.throws(() => openEntryStore({ dir }), /schema version 99, this Tapline reads versions up to 2/);
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

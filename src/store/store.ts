@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { compile, type CompiledQuery } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
-import { applyConnectionPragmas, createSchema, entryOfJson, prepareNewFile, rowOf, type EncodedRows, type EntryRow } from './schema.js';
+import { applyConnectionPragmas, createSchema, entryOf, prepareNewFile, rowOf, type EncodedRows, type EntryRow } from './schema.js';
 import { candidateSql, type Position } from './sql-plan.js';
 import type { FromWriter, ToWriter, WriterSettings } from './writer-thread.js';
 import { StoreError } from './errors.js';
@@ -352,10 +352,10 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     let scanned = 0;
     let last: Position | undefined;
     let exhausted = true;
-    for (const row of stmt.iterate(...spec.params) as IterableIterator<{ rowid: number; ts: number; json: string | Buffer }>) {
+    for (const row of stmt.iterate(...spec.params) as IterableIterator<{ rowid: number; ts: number; entry: string | Buffer }>) {
       scanned++;
       last = { ts: row.ts, rowid: row.rowid };
-      const entry = entryOfJson(row.json);
+      const entry = entryOf(row.entry);
       if (!q || q.match(entry)) {
         out.push(q ? q.apply(entry) : entry);
         if (out.length >= want) {
@@ -423,13 +423,13 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     if (!q) {
       return (prepare(`SELECT count(*) AS n FROM (${spec.sql})`).get(...spec.params) as { n: number }).n;
     }
-    for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ json: string | Buffer }>) {
-      if (q.match(entryOfJson(row.json))) n++;
+    for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ entry: string | Buffer }>) {
+      if (q.match(entryOf(row.entry))) n++;
     }
     return q.limit !== undefined ? Math.min(n, q.limit) : n;
   }
 
-  const getStmt = db.prepare('SELECT json FROM entries WHERE id = ?');
+  const getStmt = db.prepare('SELECT entry FROM entries WHERE id = ?');
   const countsStmt = db.prepare('SELECT proto, n FROM proto_counts ORDER BY proto');
   const oldestStmt = db.prepare('SELECT min(ts) AS t FROM entries');
   const newestStmt = db.prepare('SELECT max(ts) AS t FROM entries');
@@ -467,8 +467,8 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     iterate,
     count,
     get(id) {
-      const row = getStmt.get(id) as { json: string | Buffer } | undefined;
-      return row ? entryOfJson(row.json) : undefined;
+      const row = getStmt.get(id) as { entry: string | Buffer } | undefined;
+      return row ? entryOf(row.entry) : undefined;
     },
     stats() {
       const byProtocol: Record<string, number> = {};

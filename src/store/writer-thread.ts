@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
-import { applyConnectionPragmas, decodeRows, INSERT_SQL, type EncodedRows, type EntryRow, type StoredRow } from './schema.js';
+import { applyConnectionPragmas, decodeRows, INSERT_SQL, type EncodedRows, type EntryRow } from './schema.js';
 
 export interface WriterSettings {
   path: string;
@@ -52,7 +52,7 @@ function tally(counts: Map<string, number>, proto: string | null, by: number): v
   counts.set(k, (counts.get(k) ?? 0) + by);
 }
 
-const writeBatch = db.transaction((rows: (EntryRow | StoredRow)[]): number => {
+const writeBatch = db.transaction((rows: EntryRow[]): number => {
   const counts = new Map<string, number>();
   let inserted = 0;
   for (const row of rows) {
@@ -135,7 +135,13 @@ async function retainRound(): Promise<number> {
       await breathe();
     }
     const free = db.pragma('freelist_count', { simple: true }) as number;
-    if (free > 0) db.pragma(`incremental_vacuum(${Math.min(free, settings.vacuumPages)})`);
+    if (free > 0) {
+      db.pragma(`incremental_vacuum(${Math.min(free, settings.vacuumPages)})`);
+      // In WAL mode the file only shrinks when a checkpoint copies the shorter database
+      // back: do one now (PASSIVE: it never waits for a reader) instead of whenever the
+      // WAL next reaches its autocheckpoint size.
+      db.pragma('wal_checkpoint(PASSIVE)');
+    }
   }
   // Keeps the planner's statistics fresh as the data grows (cheap when nothing changed).
   if (++rounds % 300 === 1) db.pragma('optimize');
@@ -168,7 +174,7 @@ port.on('message', (m: ToWriter) => {
     case 'batch': {
       const n = m.rows.length + m.packed.reduce((sum, p) => sum + p.count, 0);
       try {
-        const rows: (EntryRow | StoredRow)[] = m.rows;
+        const rows = m.rows;
         for (const p of m.packed) for (const row of decodeRows(p)) rows.push(row);
         const inserted = writeBatch(rows);
         port.postMessage({ t: 'committed', rows: n, inserted } satisfies FromWriter);
