@@ -2,7 +2,7 @@ import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { IssueCounter } from '../common/issues.js';
 import type { RawPacket } from '../capture/types.js';
 import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
-import type { DecodeLimits } from '../decode/types.js';
+import type { DecodedPacket, DecodeLimits } from '../decode/types.js';
 import type { Entry } from '../entries/index.js';
 import { BatchWriter, readBatch, symmetricFlowHash } from './packet-codec.js';
 import { emptyPeekedFlow, peekFlow, type PeekedFlow } from './flow-peek.js';
@@ -153,6 +153,18 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     lane.inFlight++;
     lane.worker.postMessage({ batch, length } satisfies ToWorker, [batch]);
   };
+  /** Adds the packet to its lane's batch, decoded (`d`) or raw (`d` null); a full batch is sent first, or, when the lane is behind, the packet dropped. */
+  const enqueue = (lane: Lane, packet: RawPacket, d: DecodedPacket | null): void => {
+    const w = lane.writer;
+    if (d === null ? w.appendRaw(packet) : w.append(d)) return;
+    if (dropWhenBehind && lane.inFlight >= maxInFlight) {
+      dropped++;
+      return;
+    }
+    send(lane);
+    if (d === null) w.appendRaw(packet);
+    else w.append(d);
+  };
   const waitFor = async (ready: () => boolean) => {
     while (!ready()) {
       if (failure) throw failure;
@@ -167,28 +179,12 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
       packets++;
       bytes += packet.capLen;
       if (raw && peekFlow(packet, peeked)) {
-        const lane = lanes[symmetricFlowHash(peeked) % n];
-        if (!lane.writer.appendRaw(packet)) {
-          if (dropWhenBehind && lane.inFlight >= maxInFlight) {
-            dropped++;
-            return peeked;
-          }
-          send(lane);
-          lane.writer.appendRaw(packet);
-        }
+        enqueue(lanes[symmetricFlowHash(peeked) % n], packet, null);
         return peeked;
       }
       const p = decoder.decode(packet);
       if (p === null) return null;
-      const lane = lanes[symmetricFlowHash(p) % n];
-      if (!lane.writer.append(p)) {
-        if (dropWhenBehind && lane.inFlight >= maxInFlight) {
-          dropped++;
-          return p;
-        }
-        send(lane);
-        lane.writer.append(p);
-      }
+      enqueue(lanes[symmetricFlowHash(p) % n], packet, p);
       return p;
     },
     flushPartial() {

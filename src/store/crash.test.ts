@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { deserialize } from 'node:v8';
+import { entryOf } from './schema.js';
 import { openEntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
 
@@ -40,7 +40,7 @@ test('SIGKILL while writing: the store opens, is intact, and holds every entry r
     const db = new Database(join(dir, 'entries.db'));
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
     const n = (db.prepare('SELECT count(*) AS n FROM entries').get() as { n: number }).n;
-    for (const r of db.prepare('SELECT entry FROM entries').iterate() as IterableIterator<{ entry: Buffer }>) deserialize(r.entry);
+    for (const r of db.prepare('SELECT entry FROM entries').iterate() as IterableIterator<{ entry: Buffer }>) entryOf(r.entry);
     db.close();
     assert.ok(n >= lastReported, `${n} stored < ${lastReported} reported committed`);
 

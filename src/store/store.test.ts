@@ -8,7 +8,7 @@ import { compile, KflError } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
 import { decodeEntries, encodeRows, openEntryStore, StoreError, type EntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
-import { INSERT_SQL, rowOf, SCHEMA_SQL } from './schema.js';
+import { INSERT_SQL, rowOf, SCHEMA_SQL, V8_FROM_BODY_CHARS } from './schema.js';
 import { prng as rng } from '../common/prng.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'tapline-store-test-'));
@@ -350,6 +350,35 @@ describe('entry store across inserts, restarts and duplicates', () => {
     }
   });
 
+  test('entries with a large body are stored V8-serialized, the others as JSON; both read back unchanged', async () => {
+    const dir = tmp();
+    const bases = await fixtureEntries();
+    const http = bases.find((e) => e.protocol.name === 'http')!;
+    const withBody = (id: string, chars: number): Entry => ({
+      ...http,
+      id,
+      response: { ...http.response, content: { mimeType: 'application/json', size: chars, text: '{"k":"v"},'.repeat(Math.ceil(chars / 10)).slice(0, chars) } },
+    });
+    const entries = [withBody('small', 100), withBody('edge-below', V8_FROM_BODY_CHARS - 1), withBody('edge', V8_FROM_BODY_CHARS), withBody('large', 40_000), bases.find((e) => e.protocol.name === 'dns')!];
+    const store = openEntryStore({ dir, flushIntervalMs: 10 });
+    try {
+      store.addEncoded(encodeRows(entries.slice(0, 2)));
+      for (const e of entries.slice(2)) store.add(e);
+      await store.flush();
+      for (const e of entries) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)), e.id);
+      const db = new Database(join(dir, 'entries.db'), { readonly: true });
+      const forms = Object.fromEntries(
+        (db.prepare('SELECT id, typeof(entry) AS t, hex(substr(entry, 1, 1)) AS b FROM entries').all() as { id: string; t: string; b: string }[]).map((r) => [r.id, `${r.t} ${r.b}`]),
+      );
+      db.close();
+      // JSON as text ("{" is 0x7B); V8's bytes as a BLOB (0xFF: its version tag).
+      assert.deepEqual(forms, { small: 'text 7B', 'edge-below': 'text 7B', edge: 'blob FF', large: 'blob FF', [entries[4]!.id]: 'text 7B' });
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a store of schema version 1 (entries as JSON text) is brought up to date and keeps every entry', async () => {
     const dir = tmp();
     const bases = await fixtureEntries();
@@ -390,7 +419,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
       assert.equal(check.pragma('user_version', { simple: true }), 2);
       assert.deepEqual(
         (check.prepare("SELECT typeof(entry) AS t, count(*) AS n FROM entries GROUP BY 1 ORDER BY 1").all() as { t: string; n: number }[]).map((r) => [r.t, r.n]),
-        [['blob', 3], ['text', 5]],
+        [['text', 8]],
       );
       check.close();
     } finally {
