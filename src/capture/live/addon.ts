@@ -35,20 +35,36 @@ export interface NativeLiveCapture {
   ack?(): void;
 }
 
-export interface NativeOpenOptions {
-  device: string;
-  netns?: string;
+/** How one interface is captured: the same for the public wrapper and the native binding. */
+export interface CaptureSettings {
+  /** Capture filter in pcap-filter syntax, applied in the kernel. */
   filter?: string;
+  /** Bytes kept of each packet (default 262144, libpcap's maximum: whole packets). */
   snaplen?: number;
+  /** Kernel ring size per interface (default 32 MiB): how big a burst may wait for the capture thread. */
   bufferBytes?: number;
+  /** Promiscuous mode (default true, as tcpdump; ignored for 'any'). */
   promiscuous?: boolean;
+  /** libpcap's read timeout (default 50 ms): how long the kernel holds a part-filled block. */
   timeoutMs?: number;
+  /** libpcap immediate mode: every packet is readable at once (more wake-ups; default false). */
   immediate?: boolean;
+  /** Bytes per batch (default 1 MiB). */
   batchBytes?: number;
+  /** Batches per interface, in flight or free (default 4): the memory bound, batchBytes x batchPool. */
   batchPool?: number;
+  /** A part-filled batch is handed over at most this long after its first packet (default 50 ms). */
   flushMs?: number;
+  /** How often the kernel's counters are read (default 1000 ms). */
   statsIntervalMs?: number;
+  /** After stop(), how long at most to keep reading what the kernel already holds (default 1000 ms). */
   drainMaxMs?: number;
+  /** A network namespace to capture in: a name under /run/netns or a path (/proc/PID/ns/net). Needs CAP_SYS_ADMIN. */
+  netns?: string;
+}
+
+export interface NativeOpenOptions extends CaptureSettings {
+  device: string;
 }
 
 /** kind 0: (0, batch, packets); kind 1: (1, message, code); kind 2: (2) once, last. */

@@ -3,38 +3,14 @@
  * interface; packets reach JavaScript in batches of bare pcap records (16-byte record
  * header in host byte order, then the bytes), the layout `createPcapRecordParser` reads.
  */
-import { loadBinding, type NativeLiveCapture } from './addon.js';
+import { loadBinding, type CaptureSettings, type NativeLiveCapture } from './addon.js';
 import { fromNative, LiveCaptureError } from './errors.js';
 
 export type TsResolution = 'us' | 'ns';
 
-export interface LiveCaptureOptions {
+export interface LiveCaptureOptions extends CaptureSettings {
   /** Interface names, or 'any' (Linux's "any" device: every interface, SLL2 link type when libpcap has it). */
   interfaces: string[] | 'any';
-  /** Capture filter in pcap-filter syntax, applied in the kernel. */
-  filter?: string;
-  /** Bytes kept of each packet (default 262144, libpcap's maximum: whole packets). */
-  snaplen?: number;
-  /** Kernel ring size per interface (default 32 MiB): how big a burst may wait for the capture thread. */
-  bufferBytes?: number;
-  /** Promiscuous mode (default true, as tcpdump; ignored for 'any'). */
-  promiscuous?: boolean;
-  /** libpcap's read timeout (default 50 ms): how long the kernel holds a part-filled block. */
-  timeoutMs?: number;
-  /** libpcap immediate mode: every packet is readable at once (more wake-ups; default false). */
-  immediate?: boolean;
-  /** Bytes per batch (default 1 MiB). */
-  batchBytes?: number;
-  /** Batches per interface, in flight or free (default 4): the memory bound, batchBytes x batchPool. */
-  batchPool?: number;
-  /** A part-filled batch is handed over at most this long after its first packet (default 50 ms). */
-  flushMs?: number;
-  /** How often the kernel's counters are read (default 1000 ms). */
-  statsIntervalMs?: number;
-  /** After stop(), how long at most to keep reading what the kernel already holds (default 1000 ms). */
-  drainMaxMs?: number;
-  /** A network namespace to capture in: a name under /run/netns or a path (/proc/PID/ns/net). Needs CAP_SYS_ADMIN. */
-  netns?: string;
   /** One call per batch. `batch` is a fresh Buffer: it may be kept. */
   onBatch(batch: Buffer, linkType: number, tsResolution: TsResolution, interfaceName: string): void;
   /** Errors while running (`capture.read_failed`, `capture.callback_failed`); the other interfaces go on. */
