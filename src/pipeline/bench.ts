@@ -1,4 +1,6 @@
 import { readCaptureFile } from '../capture/index.js';
+import type { RawPacket } from '../capture/types.js';
+import type { DecodedPacket } from '../decode/types.js';
 import { createDecoder } from '../decode/index.js';
 import { emptyPeekedFlow, peekFlow } from './flow-peek.js';
 import { BatchWriter, symmetricFlowHash } from './packet-codec.js';
@@ -25,16 +27,18 @@ export async function benchDispatch(file: string, lanes = 4): Promise<DispatchBe
   const readSeconds = (performance.now() - t0) / 1000;
 
   const writers = Array.from({ length: lanes }, () => new BatchWriter(256 * 1024));
+  /** As the pipeline's enqueue: decoded when `d` is given, else raw; a full batch is taken (and dropped) first. */
+  const enqueue = (w: BatchWriter, p: RawPacket, d: DecodedPacket | null): void => {
+    if (d === null ? w.appendRaw(p) : w.append(d)) return;
+    w.take();
+    if (d === null) w.appendRaw(p);
+    else w.append(d);
+  };
   const decoder = createDecoder();
   const t1 = performance.now();
   await readCaptureFile(file, (p) => {
     const d = decoder.decode(p);
-    if (d === null) return;
-    const w = writers[symmetricFlowHash(d) % lanes]!;
-    if (!w.append(d)) {
-      w.take();
-      w.append(d);
-    }
+    if (d !== null) enqueue(writers[symmetricFlowHash(d) % lanes]!, p, d);
   });
   const decodedSeconds = (performance.now() - t1) / 1000;
 
@@ -42,21 +46,9 @@ export async function benchDispatch(file: string, lanes = 4): Promise<DispatchBe
   const slow = createDecoder();
   const t2 = performance.now();
   await readCaptureFile(file, (p) => {
-    if (peekFlow(p, flow)) {
-      const w = writers[symmetricFlowHash(flow) % lanes]!;
-      if (!w.appendRaw(p)) {
-        w.take();
-        w.appendRaw(p);
-      }
-      return;
-    }
+    if (peekFlow(p, flow)) return enqueue(writers[symmetricFlowHash(flow) % lanes]!, p, null);
     const d = slow.decode(p);
-    if (d === null) return;
-    const w = writers[symmetricFlowHash(d) % lanes]!;
-    if (!w.append(d)) {
-      w.take();
-      w.append(d);
-    }
+    if (d !== null) enqueue(writers[symmetricFlowHash(d) % lanes]!, p, d);
   });
   const rawSeconds = (performance.now() - t2) / 1000;
   return { packets, decodedSeconds, rawSeconds, readSeconds };

@@ -192,16 +192,12 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
   return rows;
 }
 
-/**
- * The entry of a stored `entry` value: JSON text, or V8-serialized bytes — which begin
- * with the serializer's version tag 0xFF, where JSON of an object begins with `{`.
- */
+/** The entry of a stored `entry` value: JSON text, or V8-serialized bytes (storedForm). */
 export function entryOf(stored: string | Buffer): Entry {
-  if (typeof stored === 'string') return JSON.parse(stored) as Entry;
-  return (stored[0] === V8_VERSION_TAG ? deserialize(stored) : JSON.parse(stored.toString('utf8'))) as Entry;
+  return (typeof stored === 'string' ? JSON.parse(stored) : deserialize(stored)) as Entry;
 }
 
-/** The first byte V8's serializer writes. */
+/** The first byte V8's serializer writes (JSON of an object begins with `{`): how decodeRows tells the two forms apart. */
 const V8_VERSION_TAG = 0xff;
 
 /** The entries of an EncodedRows, in order (for whoever watches them go by). */
