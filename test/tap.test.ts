@@ -24,8 +24,10 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
 import type { Entry } from '../src/entries/entry.js';
 import { openEntryStore } from '../src/store/index.js';
 import { createTestNet, curlConfig, digArgs, netnsUnavailableReason, parseCurlWriteOut, type CurlTransfer, type TestNet } from './support/netns.js';
@@ -736,9 +738,19 @@ describe('the hub API of a running tap', { skip: fileTools }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('paging is stable while --replay --speed 1 keeps adding entries', T, async () => {
+  test('paging is stable while --replay --speed 1 keeps adding entries; the live stream carries the same entries', T, async () => {
     tap = await startTap(['--replay', file, '--speed', '1', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--token', TOKEN, '--quiet']);
     const total = copies * FIXTURE_ENTRIES;
+    // The live stream of HTTP entries, open from the start: the dissection threads send
+    // packed store rows, and the tap parses them back only for watchers like this one.
+    const streamed: Entry[] = [];
+    const ws = new WebSocket(`${tap.url.replace(/^http/, 'ws')}/api/stream?kfl=http`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    ws.on('message', (data) => {
+      const m = JSON.parse(String(data)) as { type: string; entry?: Entry };
+      if (m.type === 'entry') streamed.push(m.entry!);
+    });
+    await once(ws, 'open');
+    const httpBefore = (await stats(tap)).entriesByProtocol.http ?? 0;
     await until('the first entries', async () => (await stats(tap!)).store.entries >= FIXTURE_ENTRIES);
     const atStart = (await stats(tap!)).store.entries;
     assert.ok(atStart < total / 2, `paging starts early in the replay (${atStart} of ${total})`);
@@ -793,6 +805,13 @@ describe('the hub API of a running tap', { skip: fileTools }, () => {
     const top = ids(final).indexOf(desc[0]!.id);
     assert.ok(top >= atStart - 1);
     assert.deepEqual(ids(desc), ids(final.slice(0, top + 1)).reverse());
+
+    // Every HTTP entry made after the stream opened came over it, exactly as stored.
+    ws.close();
+    const httpStored = new Map(final.filter((e) => e.protocol.name === 'http').map((e) => [e.id, e]));
+    assert.ok(streamed.length >= httpStored.size - httpBefore && streamed.length <= httpStored.size, `${streamed.length} streamed, ${httpStored.size} stored, ${httpBefore} before`);
+    assert.equal(new Set(ids(streamed)).size, streamed.length, 'no entry twice');
+    for (const e of streamed) assert.deepEqual(e, httpStored.get(e.id), e.id);
   });
 
   test('every route but /healthz needs the token', T, async () => {
