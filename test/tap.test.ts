@@ -215,7 +215,9 @@ const startNs = (e: Entry): bigint => {
   const m = /^(.*?)(?:\.(\d+))?Z$/.exec(e.startTime)!;
   return BigInt(Date.parse(m[1]! + 'Z')) * 1_000_000n + BigInt(((m[2] ?? '') + '000000000').slice(0, 9));
 };
-const nsToMs = (ns: bigint): number => Number(ns) / 1e6;
+// Whole ms and the rest apart: Number() of an epoch in ns (~1.8e18) is off by up to 128 ns,
+// which once put a packet that starts a copy at x.9998 ms, in the copy before.
+const nsToMs = (ns: bigint): number => Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6;
 
 /**
  * Each packet socket stamps a received frame itself (the kernel's receive path leaves the

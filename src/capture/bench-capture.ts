@@ -9,6 +9,7 @@
  */
 import { closeSync, existsSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { createCaptureParser } from './capture-parser.js';
+import { pcapFileHeader } from './capture-writer.js';
 import { readCaptureFile } from './read-file.js';
 
 const TARGET_BYTES = 1 << 30;
@@ -17,13 +18,7 @@ function writeBenchFiles(pcapPath: string, ngPath: string): void {
   const sizes = [60, 66, 1514, 590, 1514, 74, 1200, 342];
   const pcap = openSync(pcapPath, 'w');
   const ng = openSync(ngPath, 'w');
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(65535, 16);
-  head.writeUInt32LE(1, 20);
-  writeSync(pcap, head);
+  writeSync(pcap, pcapFileHeader(1));
   const shbIdb = Buffer.from('0a0d0d0a1c0000004d3c2b1a01000000ffffffffffffffff1c000000' + '01000000140000000100000000000400' + '14000000', 'hex');
   writeSync(ng, shbIdb);
   const batch = 1 << 22;

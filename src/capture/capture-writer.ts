@@ -103,6 +103,17 @@ export function pcapFile(spec: PcapFileSpec): Buffer {
   return w.build();
 }
 
+/** The 24-byte header of a little-endian, microsecond pcap file (version 2.4). */
+export function pcapFileHeader(linkType: number, snapLen = 65535): Buffer {
+  const head = Buffer.alloc(24);
+  head.writeUInt32LE(PCAP_MAGIC_VALUE.us, 0);
+  head.writeUInt16LE(2, 4);
+  head.writeUInt16LE(4, 6);
+  head.writeUInt32LE(snapLen, 16);
+  head.writeUInt32LE(linkType, 20);
+  return head;
+}
+
 /** Bare pcap records (no file header): what a live source's batch holds. */
 export function pcapRecords(records: PcapRecordSpec[], littleEndian = true): Buffer {
   const w = new Bytes(littleEndian);

@@ -4,6 +4,7 @@
  * packets also pass tshark and tcpdump when written out with `pcapFile`.
  */
 import { LinkType, type RawPacket } from '../capture/types.js';
+import { pcapFileHeader } from '../capture/capture-writer.js';
 import { TcpFlag } from './types.js';
 
 export { TcpFlag };
@@ -385,13 +386,7 @@ export function rawPacket(data: Buffer, linkType: number = LinkType.ETHERNET, op
 
 /** A classic pcap file (µs timestamps) holding `packets`, e.g. to hand to tshark. */
 export function pcapFile(packets: RawPacket[], linkType: number = LinkType.ETHERNET, snapLen = 262144): Buffer {
-  const head = Buffer.alloc(24);
-  head.writeUInt32LE(0xa1b2c3d4, 0);
-  head.writeUInt16LE(2, 4);
-  head.writeUInt16LE(4, 6);
-  head.writeUInt32LE(snapLen, 16);
-  head.writeUInt32LE(linkType, 20);
-  const parts: Buffer[] = [head];
+  const parts: Buffer[] = [pcapFileHeader(linkType, snapLen)];
   for (const p of packets) {
     const rec = Buffer.alloc(16);
     rec.writeUInt32LE(p.tsSec, 0);

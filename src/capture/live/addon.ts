@@ -9,15 +9,25 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LiveCaptureError } from './errors.js';
 
-/** The shape of what pcap_binding.cc exports. */
-export interface NativeStats {
+/** One interface's counters, as the native binding reports them and the wrapper sums them. */
+export interface LiveCaptureCounters {
+  /** Packets that passed the filter in the kernel (pcap_stats ps_recv). */
   received: number;
+  /** Packets the kernel dropped because the ring was full (ps_drop): Tapline was too slow. */
   droppedByKernel: number;
+  /** Packets the interface or driver dropped (ps_ifdrop). */
   droppedByInterface: number;
+  /** Packets put into batches. */
   captured: number;
+  /** Bytes of packet data put into batches (sum of caplen). */
   capturedBytes: number;
   batches: number;
+  /** Times the capture thread waited because every batch was still with JavaScript (back-pressure). */
   stalls: number;
+}
+
+/** The shape of what pcap_binding.cc exports. */
+export interface NativeStats extends LiveCaptureCounters {
   oversize: number;
   discarded: number;
   statsAgeMs: number | null;

@@ -13,6 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPcapRecordParser } from '../index.js';
+import { pcapFileHeader } from '../capture-writer.js';
 import { createTestNet, type TestNet } from '../../../test/support/netns.js';
 import { openLiveCapture } from './index.js';
 
@@ -23,11 +24,7 @@ const rates = (process.argv[3] ?? '50000,100000,200000,300000,400000,600000,top'
 function writeTrafficFile(file: string, n: number, src: string, dst: string): void {
   const frameLen = 60;
   const buf = Buffer.alloc(24 + n * (16 + frameLen));
-  buf.writeUInt32LE(0xa1b2c3d4, 0);
-  buf.writeUInt16LE(2, 4);
-  buf.writeUInt16LE(4, 6);
-  buf.writeUInt32LE(65535, 16);
-  buf.writeUInt32LE(1, 20);
+  pcapFileHeader(1).copy(buf, 0);
   const ip = (s: string): number[] => s.split('.').map(Number);
   for (let i = 0; i < n; i++) {
     const o = 24 + i * (16 + frameLen);

@@ -3,7 +3,9 @@
  * interface; packets reach JavaScript in batches of bare pcap records (16-byte record
  * header in host byte order, then the bytes), the layout `createPcapRecordParser` reads.
  */
-import { loadBinding, type CaptureSettings, type NativeLiveCapture } from './addon.js';
+import { loadBinding, type CaptureSettings, type LiveCaptureCounters, type NativeLiveCapture } from './addon.js';
+
+export type { LiveCaptureCounters } from './addon.js';
 import { fromNative, LiveCaptureError } from './errors.js';
 
 export type TsResolution = 'us' | 'ns';
@@ -15,22 +17,6 @@ export interface LiveCaptureOptions extends CaptureSettings {
   onBatch(batch: Buffer, linkType: number, tsResolution: TsResolution, interfaceName: string): void;
   /** Errors while running (`capture.read_failed`, `capture.callback_failed`); the other interfaces go on. */
   onError(err: LiveCaptureError): void;
-}
-
-export interface LiveCaptureCounters {
-  /** Packets that passed the filter in the kernel (pcap_stats ps_recv). */
-  received: number;
-  /** Packets the kernel dropped because the ring was full (ps_drop): Tapline was too slow. */
-  droppedByKernel: number;
-  /** Packets the interface or driver dropped (ps_ifdrop). */
-  droppedByInterface: number;
-  /** Packets put into batches. */
-  captured: number;
-  /** Bytes of packet data put into batches (sum of caplen). */
-  capturedBytes: number;
-  batches: number;
-  /** Times the capture thread waited because every batch was still with JavaScript (back-pressure). */
-  stalls: number;
 }
 
 export interface InterfaceCounters extends LiveCaptureCounters {
