@@ -136,6 +136,10 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   let capture: LiveCapture | undefined;
   let stopping = false;
   let sourceDone: Promise<void> = Promise.resolve();
+  // Part-filled batches go to the dissection threads on this timer only, not after every
+  // capture batch: at high rates that sent many small batches (copied, one message each),
+  // and the live benchmark's loss-free rate went from 160k pps in 3 runs of 6 to 3 of 3
+  // without it. A quiet link's packets wait at most one tick more.
   const flushTimer = setInterval(() => {
     pipeline.flushPartial();
     ring.flush();
@@ -162,7 +166,6 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
           parsers.set(interfaceName, p);
         }
         p.parse.push(batch);
-        pipeline.flushPartial();
       },
       onError(err) {
         process.stderr.write(`tapline tap: capture: ${err.message}\n`);
