@@ -43,7 +43,7 @@ export interface ParallelOptions {
    * RAW_DISPATCH_MIN_WORKERS workers up.
    */
   rawDispatch?: boolean;
-  /** Messages a worker's sink posts (`postToMain`). */
+  /** What a worker's sink returns from `flush` (see EntrySink). */
   onSinkMessage?(message: unknown, worker: number): void;
   /**
    * Called once, when a dissection thread fails (e.g. out of memory). A reader learns it
@@ -80,10 +80,11 @@ interface WorkerSetup {
   decodeLimits?: Partial<DecodeLimits>;
   sinkData: unknown;
 }
+
+/** A batch's acknowledgement or the end carry what the sink had to say, so a batch costs one message back. */
 type FromWorker =
-  | { ack: number }
-  | { sink: unknown }
-  | { done: Omit<PipelineSummary, 'packets' | 'bytes'> }
+  | { ack: number; sink?: unknown }
+  | { done: Omit<PipelineSummary, 'packets' | 'bytes'>; sink?: unknown }
   | { error: string };
 
 interface Lane {
@@ -130,8 +131,8 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     });
     const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
     worker.on('message', (m: FromWorker) => {
+      if ('sink' in m && m.sink !== undefined) opts.onSinkMessage?.(m.sink, i);
       if ('ack' in m) lane.inFlight -= m.ack;
-      else if ('sink' in m) opts.onSinkMessage?.(m.sink, i);
       else if ('done' in m) lane.done = m.done;
       else if ('error' in m) fail(new Error(`dissection thread ${i}: ${m.error}`));
       wakeUp();
@@ -223,15 +224,19 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   };
 }
 
-/** What a worker does with its entries; `flush` runs after every batch and at the end. */
+/**
+ * What a worker does with its entries; `flush` runs after every batch and at the end. What
+ * it returns goes to the main thread's `onSinkMessage` with the batch's acknowledgement
+ * (`transfer`: buffers handed over, not copied).
+ */
 export interface EntrySink {
   onEntry(entry: Entry): void;
-  flush(flows?: { active: number }): void;
+  flush(flows?: { active: number }): SinkOutput | void;
 }
 
-/** Posts a message to the main thread's `onSinkMessage` (from a sink inside a worker); `transfer` lists buffers handed over, not copied. */
-export function postToMain(message: unknown, transfer?: ArrayBuffer[]): void {
-  parentPort?.postMessage({ sink: message } satisfies FromWorker, transfer);
+export interface SinkOutput {
+  message: unknown;
+  transfer?: ArrayBuffer[];
 }
 
 /** The body of a dissection worker module: `serveFlowWorker((sinkData) => mySink)`. */
@@ -247,20 +252,20 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
   const packet = emptyDecodedPacket();
   const add = flows.add;
   const flowInfo = { active: 0 };
-  const flush = () => {
+  const flush = (): SinkOutput | void => {
     flowInfo.active = flows.activeFlows();
-    sink.flush(flowInfo);
+    return sink.flush(flowInfo);
   };
   port.on('message', (m: ToWorker) => {
     try {
       if ('batch' in m) {
         readBatch(m.batch, m.length, packet, decode, add);
-        flush();
-        port.postMessage({ ack: 1 } satisfies FromWorker);
+        const out = flush();
+        port.postMessage({ ack: 1, sink: out?.message } satisfies FromWorker, out?.transfer);
       } else {
         const done = flows.finish();
-        flush();
-        port.postMessage({ done } satisfies FromWorker);
+        const out = flush();
+        port.postMessage({ done, sink: out?.message } satisfies FromWorker, out?.transfer);
       }
     } catch (err) {
       port.postMessage({ error: (err as Error).stack ?? String(err) } satisfies FromWorker);

@@ -2,7 +2,7 @@
 // off the capture thread, and packed in one buffer that the main thread hands on to the
 // store's writer without copying (it reads them only when someone watches live).
 import type { Entry } from '../entries/index.js';
-import { postToMain, serveFlowWorker } from '../pipeline/index.js';
+import { serveFlowWorker } from '../pipeline/index.js';
 import { encodeRows, type EncodedRows } from '../store/index.js';
 
 export interface TapWorkerMessage {
@@ -23,8 +23,8 @@ serveFlowWorker(() => {
       const byProtocol: Record<string, number> = {};
       for (const e of entries) byProtocol[e.protocol.name] = (byProtocol[e.protocol.name] ?? 0) + 1;
       const rows = encodeRows(entries);
-      postToMain({ rows, byProtocol, flows: flows?.active ?? 0 } satisfies TapWorkerMessage, [rows.buf]);
       entries = [];
+      return { message: { rows, byProtocol, flows: flows?.active ?? 0 } satisfies TapWorkerMessage, transfer: [rows.buf] };
     },
   };
 });
