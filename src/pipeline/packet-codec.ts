@@ -1,12 +1,14 @@
 import type { RawPacket } from '../capture/types.js';
 import type { DecodedPacket } from '../decode/types.js';
+import type { PeekedFlow } from './flow-peek.js';
 
 /**
  * Packets cross from the thread that hands them out to the dissecting threads packed into
  * transferable batches: one ArrayBuffer holds many records, never one message per packet.
- * Most records are raw frames, decoded by the thread that receives them; a packet the
- * handing-out thread had to decode itself (an IP fragment, a tunnel: see flow-peek.ts)
- * travels decoded.
+ * A record is a decoded packet, or, when the hand-out sends raw frames (parallel.ts,
+ * `rawDispatch`), a raw frame that the receiving thread decodes; packets the handing-out
+ * thread still decodes itself (an IP fragment, a tunnel: see flow-peek.ts) travel decoded
+ * among them.
  *
  * Record layout (little endian), byte 46 says which:
  *   decoded (46 = 0):
@@ -225,7 +227,7 @@ export function readBatch(
  * so the lowest bit was the same for every connection between two hosts and `% 2` put
  * them all on one thread); murmur3's finalizer spreads every input bit over all of them.
  */
-export function symmetricFlowHash(p: { srcIp: string; dstIp: string; srcPort: number; dstPort: number; ipProto: number }): number {
+export function symmetricFlowHash(p: PeekedFlow): number {
   let h = stringHash(p.srcIp) ^ stringHash(p.dstIp) ^ Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) ^ p.ipProto;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);

@@ -129,7 +129,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const onPacket = (p: RawPacket) => {
     counters.packets++;
     counters.bytes += p.capLen;
-    // The ring indexes the packet by the flow the pipeline decoded (null: no flow), so each packet is decoded once.
+    // The ring indexes the packet by the flow the pipeline found (null: none), so no packet is decoded twice.
     ring.write(p, pipeline.push(p));
   };
 
