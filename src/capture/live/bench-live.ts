@@ -82,24 +82,30 @@ async function runOurs(net: TestNet, file: string, rate: string): Promise<{ got:
   return { got, dropped: cap.stats().droppedByKernel, secs };
 }
 
-async function runTcpdump(net: TestNet, file: string, rate: string): Promise<{ got: number; dropped: number; secs: number }> {
-  // tcpdump's defaults (2 MiB buffer would be unfair to it next to our 32 MiB): same buffer as ours.
-  const child = spawn('ip', ['netns', 'exec', net.ns.server, 'tcpdump', '-i', net.iface.server, '-n', '-B', String(32 * 1024), '-w', '/dev/null', 'udp port 9'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** `tcpdump -w /dev/null 'udp port 9'` on the server's veth with `extra` flags, once it says it is listening; stderr() is all it wrote so far. */
+async function startTcpdump(net: TestNet, extra: string[]): Promise<{ child: ReturnType<typeof spawn>; stderr(): string }> {
+  const child = spawn('ip', ['netns', 'exec', net.ns.server, 'tcpdump', '-i', net.iface.server, '-n', ...extra, '-w', '/dev/null', 'udp port 9'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
-  child.stderr.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
   await new Promise<void>((resolve) =>
-    child.stderr.on('data', (d: string) => {
+    child.stderr!.on('data', (d: string) => {
       err += d;
       if (err.includes('listening on')) resolve();
     }),
   );
+  return { child, stderr: () => err };
+}
+
+async function runTcpdump(net: TestNet, file: string, rate: string): Promise<{ got: number; dropped: number; secs: number }> {
+  // tcpdump's defaults (2 MiB buffer would be unfair to it next to our 32 MiB): same buffer as ours.
+  const { child, stderr } = await startTcpdump(net, ['-B', String(32 * 1024)]);
   const secs = await replay(net, file, rate);
   // tcpdump reads in block mode with a 1 s timeout: let the last block reach it before SIGINT.
   await sleep(1200);
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGINT');
   await exited;
-  const num = (re: RegExp): number => Number(re.exec(err)?.[1] ?? NaN);
+  const num = (re: RegExp): number => Number(re.exec(stderr())?.[1] ?? NaN);
   return { got: num(/(\d+) packets? captured/), dropped: num(/(\d+) packets? dropped by kernel/), secs };
 }
 
@@ -141,15 +147,7 @@ async function drainRate(net: TestNet, file: string): Promise<void> {
 
 /** The same for tcpdump: stopped (SIGSTOP) while the ring fills, then timed from SIGCONT until `-c N` makes it exit. */
 async function drainRateTcpdump(net: TestNet, file: string): Promise<void> {
-  const child = spawn('ip', ['netns', 'exec', net.ns.server, 'tcpdump', '-i', net.iface.server, '-n', '-B', String(1 << 20), '-c', String(total), '-w', '/dev/null', 'udp port 9'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.setEncoding('utf8');
-  await new Promise<void>((resolve) =>
-    child.stderr.on('data', (d: string) => {
-      err += d;
-      if (err.includes('listening on')) resolve();
-    }),
-  );
+  const { child, stderr } = await startTcpdump(net, ['-B', String(1 << 20), '-c', String(total)]);
   // `ip netns exec` execs tcpdump in place: the child's pid is tcpdump's.
   const pid = child.pid!;
   const exited = new Promise((r) => child.once('exit', r));
@@ -159,7 +157,7 @@ async function drainRateTcpdump(net: TestNet, file: string): Promise<void> {
   process.kill(pid, 'SIGCONT');
   await exited;
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  console.log(`drain: tcpdump -w /dev/null took ${secs.toFixed(3)} s = ${Math.round(total / secs)} pps (${err.trim().split('\n').slice(-3).join('; ')})`);
+  console.log(`drain: tcpdump -w /dev/null took ${secs.toFixed(3)} s = ${Math.round(total / secs)} pps (${stderr().trim().split('\n').slice(-3).join('; ')})`);
 }
 
 const net = await createTestNet('benchlive');
