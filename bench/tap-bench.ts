@@ -32,7 +32,7 @@ export const STORE_QUERY_TARGET_MS = 200;
 
 /** Options of the tap sections, from run.ts's flags. */
 export interface TapBenchOptions {
-  /** Packets replayed per rate step (the first N of the capture). */
+  /** Packets replayed per rate step: the first N of the capture, 0 for all of it. */
   livePackets: number;
   /** Rates in packets/s, ascending; 'top' is tcpreplay --topspeed. */
   liveRates: string[];
@@ -43,8 +43,10 @@ export interface TapBenchOptions {
 }
 
 export const DEFAULT_TAP_BENCH: TapBenchOptions = {
-  livePackets: 100_000,
-  liveRates: ['10000', '20000', '40000', '60000', '80000', '120000', '160000', '240000', '320000', 'top'],
+  // The whole capture, as the issue asks: its first 100,000 packets (the default until
+  // session 3) were loss-free at 160,000 pps where the whole was not.
+  livePackets: 0,
+  liveRates: ['10000', '20000', '40000', '60000', '80000', '120000', '140000', '160000', '200000', '240000', '320000', 'top'],
   floodSeconds: 60,
   tapWorkers: undefined,
 };
@@ -324,12 +326,12 @@ const liveSection: BenchSection = {
     const net = await quietNet('benchlive');
     const scratch = mkdtempSync(join(tmpdir(), 'tapline-bench-live-'));
     try {
-      // The first N packets, every destination MAC made a foreign unicast one: the server
+      // The capture (or its first N packets), every destination MAC made a foreign unicast one: the server
       // namespace's kernel sees PACKET_OTHERHOST and ignores them (also the recorded ARP
       // requests and multicast), so it never answers; packet sockets still see every frame.
       const slice = join(scratch, 'slice.pcap');
       const file = join(scratch, 'replay.pcap');
-      await runChecked('tcpdump', ['-r', ctx.capture.file, '-c', String(o.livePackets), '-w', slice]);
+      await runChecked('tcpdump', ['-r', ctx.capture.file, ...(o.livePackets > 0 ? ['-c', String(o.livePackets)] : []), '-w', slice]);
       await runChecked('tcprewrite', ['--enet-dmac=02:00:00:74:6c:02', '-i', slice, '-o', file]);
       // The warm-up: the first WARMUP_PACKETS of the same traffic with other addresses
       // (10.215/16), so none of its connections is one of the measured ones.
@@ -342,7 +344,7 @@ const liveSection: BenchSection = {
       const want = await readEntries(file);
       let packets = 0;
       await readCaptureFile(file, () => packets++);
-      ctx.log(`  ${fmtInt(packets)} packets per step (first of the capture), ${fmtInt(want)} entries by tapline read; tap workers ${o.tapWorkers ?? 'default'}; load average ${loadAverage()}`);
+      ctx.log(`  ${fmtInt(packets)} packets per step (${o.livePackets > 0 ? 'first of the capture' : 'the whole capture'}), ${fmtInt(want)} entries by tapline read; tap workers ${o.tapWorkers ?? 'default'}; load average ${loadAverage()}`);
       ctx.log(
         `  before each step the tap is warmed up with ${fmtInt(warm.packets)} packets (${fmtInt(warm.entries)} entries) of other connections at ${fmtInt(WARMUP_PPS)} pps: ` +
           'a tap runs for days, and a cold one spends its first second compiling; the step counts only what follows',
