@@ -13,7 +13,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/support/paths.js';
-import { createTestNet, type TestNet } from '../test/support/netns.js';
+import { createTestNet, waitExit, type TestNet } from '../test/support/netns.js';
 import { openEntryStore } from '../src/store/index.js';
 import { readCaptureFile } from '../src/capture/index.js';
 import { pcapFileHeader } from '../src/capture/capture-writer.js';
@@ -74,17 +74,6 @@ async function runChecked(cmd: string, args: string[], timeoutMs?: number): Prom
   const r = await run(cmd, args, timeoutMs);
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim().slice(0, 800)}`);
   return r.stdout + r.stderr;
-}
-
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    child.once('exit', () => {
-      clearTimeout(t);
-      resolve(true);
-    });
-  });
 }
 
 /**

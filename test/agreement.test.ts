@@ -18,7 +18,6 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { basename, join } from 'node:path';
 import { netnsUnavailableReason, recordScenario, nginxResources, dnsRecords, type HttpRequestSpec, type RecordedScenario } from './support/netns.js';
 import { tsharkHttp, tsharkDns, type TsharkOptions } from './support/tshark.js';
@@ -39,15 +38,7 @@ import {
   type TaplineRun,
 } from './support/agreement.js';
 import { repoRoot } from './support/paths.js';
-
-function tsharkMissing(): string | null {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return 'tshark is not installed';
-  }
-}
+import { tsharkMissing } from './support/tshark.js';
 
 const noTshark = tsharkMissing() ?? false;
 const noNetns = netnsUnavailableReason() ?? noTshark;

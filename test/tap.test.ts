@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { Entry } from '../src/entries/entry.js';
 import { openEntryStore } from '../src/store/index.js';
-import { createTestNet, curlConfig, digArgs, netnsUnavailableReason, parseCurlWriteOut, type CurlTransfer, type TestNet } from './support/netns.js';
+import { createTestNet, curlConfig, digArgs, netnsUnavailableReason, parseCurlWriteOut, waitExit, type CurlTransfer, type TestNet } from './support/netns.js';
 import { repoRoot } from './support/paths.js';
 
 const TAPLINE = join(repoRoot, 'bin', 'tapline.js');
@@ -85,17 +85,6 @@ interface Run {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
-}
-
-function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 /** Runs a command to its end (SIGKILL after `timeoutMs`). */

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { corpusDir } from '../../test/support/paths.js';
+import { tsharkMissing } from '../../test/support/tshark.js';
 import { block, collect, epb, idb, isb, nrb, packetBlock, pcapFile, shb, spb } from './capture-writer.js';
 
 /** A tshark run on one file longer than this counts as a hang of tshark (the file is then skipped). */
@@ -45,14 +46,7 @@ interface OurResult {
  */
 const WIRETAP_PSEUDO_HEADER_BYTES: Record<number, number> = { 123: 4 };
 
-const haveTshark = (() => {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const noTshark = tsharkMissing() ?? false;
 
 /** tshark on a file, or (path '-') on `input` piped to its standard input. */
 function runTshark(path: string, input?: Buffer): Promise<TsharkResult> {
@@ -158,7 +152,7 @@ function ourTime(sec: number, nsec: number): string {
   return `${sec}.${String(nsec).padStart(9, '0')}`;
 }
 
-test('corpus: packets, timestamps and lengths equal tshark for every file', { skip: !haveTshark && 'tshark not installed', timeout: 30 * 60_000 }, async () => {
+test('corpus: packets, timestamps and lengths equal tshark for every file', { skip: noTshark, timeout: 30 * 60_000 }, async () => {
   const files = readdirSync(corpusDir).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
   assert.ok(files.length >= 800, `corpus has ${files.length} capture files`);
   const [byKey, ours] = await Promise.all([
@@ -236,7 +230,7 @@ test('corpus: packets, timestamps and lengths equal tshark for every file', { sk
   ]);
 });
 
-test('corpus files cut short inside a record: the same packets as tshark, then capture.truncated_file', { skip: !haveTshark && 'tshark not installed', timeout: 30 * 60_000 }, async () => {
+test('corpus files cut short inside a record: the same packets as tshark, then capture.truncated_file', { skip: noTshark, timeout: 30 * 60_000 }, async () => {
   const files = readdirSync(corpusDir).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
   const ours = oursByFile ?? (await readAllOurselves(files));
   // Every third file that reads cleanly, cut twice: a few bytes into its last record
@@ -275,7 +269,7 @@ test('corpus files cut short inside a record: the same packets as tshark, then c
   assert.ok(cutShort > 400, `${cutShort} cuts that tshark calls cut short`);
 });
 
-test('synthetic files of every variant read the same by tshark', { skip: !haveTshark && 'tshark not installed', timeout: 5 * 60_000 }, async () => {
+test('synthetic files of every variant read the same by tshark', { skip: noTshark, timeout: 5 * 60_000 }, async () => {
   const records = [
     { tsSec: 1_700_000_000, tsFrac: 999_999, data: [1, 2, 3] },
     { tsSec: 4_000_000_000, tsFrac: 5, data: Array.from({ length: 70 }, (_, i) => i), origLen: 1500 },

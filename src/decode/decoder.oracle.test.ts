@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { readCaptureFile } from '../capture/index.js';
 import { corpusDir } from '../../test/support/paths.js';
+import { tsharkMissing } from '../../test/support/tshark.js';
 import { createDecoder } from './decoder.js';
 import { compareWithTshark } from './test-oracle.js';
 
-const haveTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
+const noTshark = tsharkMissing() ?? false;
 
 /**
  * Corpus files holding what the decoder follows (VLAN, QinQ, SLL, NULL, PPP, MPLS, raw
@@ -55,7 +55,7 @@ const CASES: [string, { compared: number; tunneled: number; vlanTagged: number; 
   ['802.1ad_QinQ.pcap', { compared: 0, tunneled: 0, vlanTagged: 0, ipv6: 0, reassembled: 0 }],
 ];
 
-describe('decoder against tshark on the tcpdump corpus', { skip: !haveTshark && 'tshark is not installed' }, () => {
+describe('decoder against tshark on the tcpdump corpus', { skip: noTshark }, () => {
   for (const [file, want] of CASES) {
     test(file, async () => {
       const r = await compareWithTshark(join(corpusDir, file));

@@ -1,20 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openEntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
-
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'tapline-store-retention-'));
+import { withStore } from './test-support.js';
 
 describe('retention', () => {
   test('by age: entries older than maxAgeSec go, the rest stay', async () => {
-    const dir = tmp();
     // A long interval: the test runs the rounds itself with enforceRetention().
-    const store = openEntryStore({ dir, retention: { maxAgeSec: 3600 }, retentionIntervalMs: 3_600_000, deleteChunk: 50 });
-    try {
+    await withStore({ retention: { maxAgeSec: 3600 }, retentionIntervalMs: 3_600_000, deleteChunk: 50 }, async (store) => {
       const bases = await fixtureEntries();
       const now = Date.now();
       const old = Array.from({ length: 300 }, (_, i) => ({ ...syntheticEntry(bases, i, 0), timestamp: now - 7_200_000 + i }));
@@ -30,17 +25,12 @@ describe('retention', () => {
       assert.equal(store.get(fresh[0]!.id)!.id, fresh[0]!.id);
       // The per-protocol counts follow the deletes.
       assert.deepEqual(s.byProtocol, countBy(fresh.map((e) => e.protocol.name)));
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('by size: the oldest go first and the file stops growing', async () => {
-    const dir = tmp();
     const maxBytes = 3 * 1024 * 1024;
-    const store = openEntryStore({ dir, retention: { maxBytes }, retentionIntervalMs: 3_600_000, deleteChunk: 200 });
-    try {
+    await withStore({ retention: { maxBytes }, retentionIntervalMs: 3_600_000, deleteChunk: 200 }, async (store, dir) => {
       const bases = await fixtureEntries();
       const t0 = 1_700_000_000_000;
       let i = 0;
@@ -69,17 +59,12 @@ describe('retention', () => {
       db.close();
       assert.ok(live <= maxBytes, `${live} live bytes`);
       assert.ok(sizes[7]! <= maxBytes + 1024 * 1024, `file ${sizes[7]} bytes, live ${live}, sizes ${sizes.join(' ')}, wal ${statSync(join(dir, 'entries.db-wal')).size}`);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('by size, a small store over a small budget keeps its newest entries (never deletes them all)', async () => {
-    const dir = tmp();
     const maxBytes = 400 * 1000;
-    const store = openEntryStore({ dir, retention: { maxBytes }, retentionIntervalMs: 3_600_000 });
-    try {
+    await withStore({ retention: { maxBytes }, retentionIntervalMs: 3_600_000 }, async (store) => {
       const bases = await fixtureEntries();
       const t0 = 1_700_000_000_000;
       for (let i = 0; i < 540; i++) store.add({ ...syntheticEntry(bases, i, t0), timestamp: t0 + i });
@@ -90,16 +75,11 @@ describe('retention', () => {
       // The survivors are exactly the newest ones.
       assert.equal(left[left.length - 1]!.timestamp, t0 + 539);
       assert.deepEqual(left.map((e) => e.timestamp), Array.from({ length: left.length }, (_, k) => t0 + 540 - left.length + k));
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
-  test('runs by itself on the interval', async () => {
-    const dir = tmp();
-    const store = openEntryStore({ dir, retention: { maxAgeSec: 1 }, retentionIntervalMs: 20, flushIntervalMs: 5 });
-    try {
+  test('runs by itself on the interval', () =>
+    withStore({ retention: { maxAgeSec: 1 }, retentionIntervalMs: 20, flushIntervalMs: 5 }, async (store) => {
       const bases = await fixtureEntries();
       for (let i = 0; i < 50; i++) store.add({ ...syntheticEntry(bases, i, 0), timestamp: Date.now() - 10_000 });
       await store.flush();
@@ -110,11 +90,7 @@ describe('retention', () => {
       for (let k = 0; k < 500 && !done(); k++) await new Promise((r) => setTimeout(r, 10));
       assert.equal(store.stats().entries, 0);
       assert.equal(store.stats().expired, 50);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
 
 function countBy(xs: string[]): Record<string, number> {

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -10,6 +10,7 @@ import { decodeEntries, encodeRows, openEntryStore, StoreError, type EntryStore 
 import { fixtureEntries, syntheticEntry } from './bench.js';
 import { INSERT_SQL, rowOf, SCHEMA_SQL, V8_FROM_BODY_CHARS } from './schema.js';
 import { prng as rng } from '../common/prng.js';
+import { inTempDir, withStore, withStoreIn } from './test-support.js';
 
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'tapline-store-test-'));
 
@@ -231,10 +232,8 @@ describe('entry store with pipeline entries', () => {
 });
 
 describe('entry store across inserts, restarts and duplicates', () => {
-  test('pages stay stable while new entries arrive', async () => {
-    const dir = tmp();
-    const store = openEntryStore({ dir, flushIntervalMs: 10 });
-    try {
+  test('pages stay stable while new entries arrive', () =>
+    withStore({ flushIntervalMs: 10 }, async (store) => {
       const bases = await fixtureEntries();
       for (let i = 0; i < 500; i++) store.add(syntheticEntry(bases, i, 1_000_000));
       await store.flush();
@@ -256,43 +255,33 @@ describe('entry store across inserts, restarts and duplicates', () => {
       assert.equal(new Set(seen).size, seen.length);
       for (const id of first) assert.ok(seen.includes(id), id);
       for (const id of seen) assert.ok(first.has(id) || store.get(id)!.timestamp === 5, id);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  test('data survives close and reopen; duplicate ids keep the first entry', async () => {
-    const dir = tmp();
-    const bases = await fixtureEntries();
-    let store = openEntryStore({ dir });
-    for (let i = 0; i < 1200; i++) store.add(syntheticEntry(bases, i, 10_000));
-    await store.close();
-    store = openEntryStore({ dir });
-    try {
-      assert.equal(store.stats().entries, 1200);
-      const e = syntheticEntry(bases, 7, 10_000);
-      assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)));
-      store.add({ ...e, elapsedTime: 999 });
-      await store.flush();
-      assert.equal(store.stats().duplicates, 1);
-      assert.equal(store.stats().entries, 1200);
-      assert.equal(store.get(e.id)!.elapsedTime, e.elapsedTime);
-      const db = new Database(join(dir, 'entries.db'), { readonly: true });
-      assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
-      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
-      db.close();
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  test('data survives close and reopen; duplicate ids keep the first entry', () =>
+    inTempDir(async (dir) => {
+      const bases = await fixtureEntries();
+      const before = openEntryStore({ dir });
+      for (let i = 0; i < 1200; i++) before.add(syntheticEntry(bases, i, 10_000));
+      await before.close();
+      await withStoreIn(dir, {}, async (store) => {
+        assert.equal(store.stats().entries, 1200);
+        const e = syntheticEntry(bases, 7, 10_000);
+        assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)));
+        store.add({ ...e, elapsedTime: 999 });
+        await store.flush();
+        assert.equal(store.stats().duplicates, 1);
+        assert.equal(store.stats().entries, 1200);
+        assert.equal(store.get(e.id)!.elapsedTime, e.elapsedTime);
+        const db = new Database(join(dir, 'entries.db'), { readonly: true });
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+        assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
+        db.close();
+      });
+    }));
 
-  test('past maxPendingEntries add() drops and counts', async () => {
-    const dir = tmp();
-    const store = openEntryStore({ dir, maxPendingEntries: 100, batchSize: 1000, flushIntervalMs: 60_000 });
-    try {
+  test('past maxPendingEntries add() drops and counts', () =>
+    withStore({ maxPendingEntries: 100, batchSize: 1000, flushIntervalMs: 60_000 }, async (store) => {
       const bases = await fixtureEntries();
       for (let i = 0; i < 150; i++) store.add(syntheticEntry(bases, i, 0));
       assert.equal(store.stats().dropped, 50);
@@ -300,14 +289,9 @@ describe('entry store across inserts, restarts and duplicates', () => {
       await store.flush();
       assert.equal(store.stats().entries, 100);
       assert.equal(store.committed, 100);
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
   test('rows packed elsewhere (addEncoded) are stored, read back and counted like added ones', async () => {
-    const dir = tmp();
     const bases = await fixtureEntries();
     // Text beyond Latin-1 and a lone surrogate: the bytes cross threads as UTF-8.
     const packed = Array.from({ length: 80 }, (_, i) => {
@@ -317,41 +301,38 @@ describe('entry store across inserts, restarts and duplicates', () => {
     const added = Array.from({ length: 20 }, (_, i) => ({ ...syntheticEntry(bases, 100 + i, 1_767_225_600_000), id: `added/${i}` }));
     const decoded = decodeEntries(encodeRows(packed.slice(0, 5)));
     assert.deepEqual(decoded, JSON.parse(JSON.stringify(packed.slice(0, 5))));
-    let store = openEntryStore({ dir, batchSize: 1000, flushIntervalMs: 60_000, maxPendingEntries: 90 });
-    try {
-      // One batch mixes both kinds; a chunk is taken whole while fewer than
-      // maxPendingEntries are pending (as add() takes one entry), else dropped whole.
-      for (let i = 0; i < 60; i += 20) store.addEncoded(encodeRows(packed.slice(i, i + 20)));
-      for (const e of added) store.add(e);
-      assert.equal(store.stats().pending, 80);
-      store.addEncoded(encodeRows(packed.slice(60)));
-      assert.equal(store.stats().pending, 100);
-      store.addEncoded(encodeRows(packed.slice(0, 20)));
-      assert.equal(store.stats().dropped, 20);
-      store.addEncoded(encodeRows([]));
-      await store.flush();
-      await store.close();
-      store = openEntryStore({ dir });
-      const st = store.stats();
-      assert.equal(st.entries, 100);
-      const want = [...packed, ...added];
-      const byProto: Record<string, number> = {};
-      for (const e of want) byProto[e.protocol.name] = (byProto[e.protocol.name] ?? 0) + 1;
-      assert.deepEqual(st.byProtocol, byProto);
-      for (const e of [...packed.slice(0, 25), ...added.slice(0, 5)]) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)));
-      const q = compile('request.note.contains("😀")');
-      assert.equal(store.count({ kfl: 'request.note.contains("😀")' }), want.filter((e) => q.match(JSON.parse(JSON.stringify(e)))).length);
-      assert.equal(store.count({ kfl: 'request.note.contains("😀")' }), 80);
-      const page = store.query({ kfl: 'id.startsWith("packed/")', order: 'asc', limit: 1000 });
-      assert.deepEqual(page.entries.map((e) => e.id).sort(), packed.map((e) => e.id).sort());
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    await inTempDir(async (dir) => {
+      await withStoreIn(dir, { batchSize: 1000, flushIntervalMs: 60_000, maxPendingEntries: 90 }, async (store) => {
+        // One batch mixes both kinds; a chunk is taken whole while fewer than
+        // maxPendingEntries are pending (as add() takes one entry), else dropped whole.
+        for (let i = 0; i < 60; i += 20) store.addEncoded(encodeRows(packed.slice(i, i + 20)));
+        for (const e of added) store.add(e);
+        assert.equal(store.stats().pending, 80);
+        store.addEncoded(encodeRows(packed.slice(60)));
+        assert.equal(store.stats().pending, 100);
+        store.addEncoded(encodeRows(packed.slice(0, 20)));
+        assert.equal(store.stats().dropped, 20);
+        store.addEncoded(encodeRows([]));
+        await store.flush();
+      });
+      await withStoreIn(dir, {}, (store) => {
+        const st = store.stats();
+        assert.equal(st.entries, 100);
+        const want = [...packed, ...added];
+        const byProto: Record<string, number> = {};
+        for (const e of want) byProto[e.protocol.name] = (byProto[e.protocol.name] ?? 0) + 1;
+        assert.deepEqual(st.byProtocol, byProto);
+        for (const e of [...packed.slice(0, 25), ...added.slice(0, 5)]) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)));
+        const q = compile('request.note.contains("😀")');
+        assert.equal(store.count({ kfl: 'request.note.contains("😀")' }), want.filter((e) => q.match(JSON.parse(JSON.stringify(e)))).length);
+        assert.equal(store.count({ kfl: 'request.note.contains("😀")' }), 80);
+        const page = store.query({ kfl: 'id.startsWith("packed/")', order: 'asc', limit: 1000 });
+        assert.deepEqual(page.entries.map((e) => e.id).sort(), packed.map((e) => e.id).sort());
+      });
+    });
   });
 
   test('entries with a large body are stored V8-serialized, the others as JSON; both read back unchanged', async () => {
-    const dir = tmp();
     const bases = await fixtureEntries();
     const http = bases.find((e) => e.protocol.name === 'http')!;
     const withBody = (id: string, chars: number): Entry => ({
@@ -360,8 +341,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
       response: { ...http.response, content: { mimeType: 'application/json', size: chars, text: '{"k":"v"},'.repeat(Math.ceil(chars / 10)).slice(0, chars) } },
     });
     const entries = [withBody('small', 100), withBody('edge-below', V8_FROM_BODY_CHARS - 1), withBody('edge', V8_FROM_BODY_CHARS), withBody('large', 40_000), bases.find((e) => e.protocol.name === 'dns')!];
-    const store = openEntryStore({ dir, flushIntervalMs: 10 });
-    try {
+    await withStore({ flushIntervalMs: 10 }, async (store, dir) => {
       store.addEncoded(encodeRows(entries.slice(0, 2)));
       for (const e of entries.slice(2)) store.add(e);
       await store.flush();
@@ -373,18 +353,13 @@ describe('entry store across inserts, restarts and duplicates', () => {
       db.close();
       // JSON as text ("{" is 0x7B); V8's bytes as a BLOB (0xFF: its version tag).
       assert.deepEqual(forms, { small: 'text 7B', 'edge-below': 'text 7B', edge: 'blob FF', large: 'blob FF', [entries[4]!.id]: 'text 7B' });
-    } finally {
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   test('a store of schema version 1 (entries as JSON text) is brought up to date and keeps every entry', async () => {
-    const dir = tmp();
     const bases = await fixtureEntries();
     const old = bases.slice(0, 5).map((e, i) => ({ ...e, id: `v1/${i}` }));
-    try {
-      mkdirSync(dir, { recursive: true });
+    await inTempDir(async (dir) => {
       const db = new Database(join(dir, 'entries.db'));
       db.pragma('page_size = 8192');
       db.pragma('auto_vacuum = INCREMENTAL');
@@ -403,18 +378,15 @@ describe('entry store across inserts, restarts and duplicates', () => {
       db.close();
 
       const fresh = bases.slice(5, 8).map((e, i) => ({ ...e, id: `v2/${i}` }));
-      let store = openEntryStore({ dir, flushIntervalMs: 10 });
-      for (const e of fresh) store.add(e);
-      await store.flush();
-      await store.close();
-      store = openEntryStore({ dir });
-      try {
+      await withStoreIn(dir, { flushIntervalMs: 10 }, async (store) => {
+        for (const e of fresh) store.add(e);
+        await store.flush();
+      });
+      await withStoreIn(dir, {}, (store) => {
         for (const e of [...old, ...fresh]) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)), e.id);
         assert.equal(store.stats().entries, 8);
         assert.equal(store.count({ kfl: 'id.startsWith("v1/") or id.startsWith("v2/")' }), 8);
-      } finally {
-        await store.close();
-      }
+      });
       const check = new Database(join(dir, 'entries.db'), { readonly: true });
       assert.equal(check.pragma('user_version', { simple: true }), 2);
       assert.deepEqual(
@@ -422,34 +394,24 @@ describe('entry store across inserts, restarts and duplicates', () => {
         [['text', 8]],
       );
       check.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
-  test('a store of a newer schema version is refused with a clear error', () => {
-    const dir = tmp();
-    try {
-      openEntryStore({ dir }).close();
+  test('a store of a newer schema version is refused with a clear error', () =>
+    inTempDir(async (dir) => {
+      await openEntryStore({ dir }).close();
       const db = new Database(join(dir, 'entries.db'));
       db.pragma('user_version = 99');
       db.close();
       assert.throws(() => openEntryStore({ dir }), /schema version 99, this Tapline reads versions up to 2/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  test('bad options fail at open with a code', () => {
-    const dir = tmp();
-    try {
+  test('bad options fail at open with a code', () =>
+    inTempDir((dir) => {
       assert.throws(() => openEntryStore({ dir, batchSize: 0 }), (e: unknown) => e instanceof StoreError && e.code === 'store.bad_option');
       assert.throws(
         () => openEntryStore({ dir, retention: { maxBytes: -1 } }),
         (e: unknown) => e instanceof StoreError && e.code === 'store.bad_option',
       );
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });

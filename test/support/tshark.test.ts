@@ -4,18 +4,8 @@
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { netnsUnavailableReason, recordScenario, nginxResources, dnsRecords, type HttpRequestSpec, type RecordedScenario, type DnsRecord } from './netns.js';
-import { tsharkHttp, tsharkDns, type TsharkHttp, type TsharkDns } from './tshark.js';
-
-function tsharkMissing(): string | null {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return null;
-  } catch {
-    return 'tshark is not installed';
-  }
-}
+import { tsharkHttp, tsharkDns, tsharkMissing, type TsharkHttp, type TsharkDns } from './tshark.js';
 
 const skip = netnsUnavailableReason() ?? tsharkMissing() ?? false;
 const T = { timeout: 180_000 };

@@ -28,8 +28,13 @@
 // A TCP segment that completes several PDUs carries several <proto name="http"|"dns">
 // elements: each becomes one item with the same frame number.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
+
+/** Why the tests that compare with tshark cannot run here (a skip reason), or null when they can. */
+export function tsharkMissing(): string | null {
+  return spawnSync('tshark', ['--version'], { stdio: 'ignore' }).status === 0 ? null : 'tshark is not installed';
+}
 
 /**
  * Reassembly settings, all on: tshark then shows one HTTP message per request

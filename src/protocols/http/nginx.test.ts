@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { repoRoot } from '../../../test/support/paths.js';
+import { tsharkMissing } from '../../../test/support/tshark.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,14 +20,7 @@ function tshark(args: string[]): string {
   return execFileSync('tshark', ['-r', PCAP, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 << 20 });
 }
 
-const hasTshark = (() => {
-  try {
-    execFileSync('tshark', ['-v'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const noTshark = tsharkMissing() ?? false;
 
 interface Segment {
   stream: number;
@@ -95,9 +89,9 @@ function itemsOf(segs: Segment[], stream: number, steps?: Step[]): ParsedItem[] 
 type Req = { method: string; url: string; host: string; bodySize: number; postData?: { text: string } };
 type Resp = { status: number; bodySize: number; content: { text: string; size: number; encoding?: string; truncated?: boolean } };
 
-describe('http parser on real nginx + curl traffic', { skip: !hasTshark && 'tshark is not installed' }, () => {
-  const segs = hasTshark ? segments() : [];
-  const facts = hasTshark ? oracle() : [];
+describe('http parser on real nginx + curl traffic', { skip: noTshark }, () => {
+  const segs = noTshark ? [] : segments();
+  const facts = noTshark ? [] : oracle();
   const streams = [...new Set(segs.map((s) => s.stream))];
 
   test('the fixture holds what the recording script made', () => {
