@@ -8,8 +8,8 @@
  *  - every file of ../shared/corpus/tcpdump/ in which tshark or Tapline finds HTTP or DNS,
  *    chosen here at run time by reading all of them with both tools.
  *
- * For each, the real CLI (`bin/tapline.js read FILE --workers 0`, and again with the
- * default workers) and tshark are reduced to facts (test/support/agreement.ts): HTTP
+ * For each, the real CLI (`bin/tapline.js read FILE --workers 0`, and again with two
+ * dissection threads, `--workers 2`) and tshark are reduced to facts (test/support/agreement.ts): HTTP
  * request (method, URI, Host, body length), response (status, decoded body length),
  * request → response pairing, DNS query (transport, id, question) and response
  * (question, rcode, answer set). The two lists must be equal as multisets. Where they
@@ -281,7 +281,7 @@ describe('agreement with tshark: traffic recorded now (curl → nginx, dig → d
         tsharkHttp(rec.file, tshark),
         tsharkDns(rec.file, tshark),
         runTapline(rec.file, { workers: 0 }),
-        runTapline(rec.file),
+        runTapline(rec.file, { workers: 2 }),
       ]);
       return { rec, tshark, requests, questions, serial, parallel, tsharkFacts: tsharkFacts(http, dns) };
     };
@@ -316,7 +316,7 @@ describe('agreement with tshark: traffic recorded now (curl → nginx, dig → d
       );
     });
 
-    test(`${name}: the default workers give the same facts`, () => {
+    test(`${name}: two dissection threads (--workers 2) give the same facts`, () => {
       const r = recordings[name];
       assert.equal(r.parallel.code, 0, r.parallel.stderr);
       assert.deepEqual(compareFacts(r.tsharkFacts, taplineFacts(r.parallel.entries)), []);
@@ -324,9 +324,9 @@ describe('agreement with tshark: traffic recorded now (curl → nginx, dig → d
     });
   }
 
-  test('main: two workers (flows spread by hash) and four (raw frames decoded by the workers) give the same facts', async () => {
+  test('main: three and four dissection threads give the same facts', async () => {
     const r = recordings.main;
-    for (const workers of [2, 4]) {
+    for (const workers of [3, 4]) {
       const run = await runTapline(r.rec.file, { workers });
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(compareFacts(r.tsharkFacts, taplineFacts(run.entries)), [], `${workers} workers`);
@@ -370,7 +370,7 @@ describe('agreement with tshark: traffic recorded now (curl → nginx, dig → d
 describe('agreement with tshark: examples/demo.pcapng', { skip: noTshark }, () => {
   test('Tapline reports what tshark reports; the query tshark counts twice is quoted in an ICMP error', async (t) => {
     const file = join(repoRoot, 'examples', 'demo.pcapng');
-    const [http, dns, serial, parallel] = await Promise.all([tsharkHttp(file), tsharkDns(file), runTapline(file, { workers: 0 }), runTapline(file)]);
+    const [http, dns, serial, parallel] = await Promise.all([tsharkHttp(file), tsharkDns(file), runTapline(file, { workers: 0 }), runTapline(file, { workers: 2 })]);
     const facts = taplineFacts(serial.entries);
     t.diagnostic(`demo.pcapng: ${JSON.stringify(factCounts(facts))}`);
     // Nothing listens on 5399: the server's ICMP port-unreachable quotes the query (RFC 792), and
@@ -455,8 +455,8 @@ describe('agreement with tshark: tcpdump corpus files that hold HTTP or DNS', { 
     }
   });
 
-  test('the default workers give the same facts as --workers 0 on every file', LONG, async () => {
-    const runs = await pool(selected, (s) => runTapline(s.file, { timeoutMs: 60_000 }));
+  test('two dissection threads (--workers 2) give the same facts as --workers 0 on every file', LONG, async () => {
+    const runs = await pool(selected, (s) => runTapline(s.file, { workers: 2, timeoutMs: 60_000 }));
     const problems: string[] = [];
     selected.forEach((s, i) => {
       const diff = compareFacts(taplineFacts(s.serial.entries), taplineFacts(runs[i]!.entries));

@@ -40,7 +40,6 @@ test('jsonl entries of a real nginx capture, with the summary on stderr', () => 
 
 test('every thread count gives the same entries (a connection never spans two threads)', () => {
   const want = entries(tapline(['read', NGINX, '--workers', '0']).stdout).map(keyOf).sort();
-  // 1 to 3 threads get decoded packets, 4 and more raw frames (RAW_DISPATCH_MIN_WORKERS).
   for (const w of ['1', '2', '3', '4', '5']) {
     const r = tapline(['read', DNS, '--workers', w]);
     const single = entries(tapline(['read', DNS, '--workers', '0']).stdout).map(keyOf).sort();

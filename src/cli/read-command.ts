@@ -9,6 +9,7 @@ import { formatBytes, formatCount } from './output.js';
 import { createSharedOutput, FdLineWriter, outputClosed } from './fd-writer.js';
 import type { PrinterSpec } from './entry-printer.js';
 import { tableHeader, tableRow } from './table.js';
+import { siblingModule } from '../common/worker.js';
 
 export const readHelp = `Usage: tapline read FILE|- [options]
 
@@ -33,9 +34,9 @@ Options:
   --limits               print every named limit with its default value, and exit
   --workers N            dissection threads beside the reading thread; 0 dissects on the
                          reading thread (default 0: measured on two cores, the hand-over to
-                         threads still costs more than it saves for a file). From 4 threads
-                         up the reading thread only hands out raw frames and the threads
-                         decode them too, so it feeds about 2 M packets/s
+                         threads still costs more than it saves for a file). The reading
+                         thread only hands out raw frames, about 2 M packets/s, so with
+                         enough cores each thread added takes a share of the work
   --quiet                no summary on standard error
   --summary-json         the summary on standard error as one JSON object
   --no-progress          no progress bar (it is shown only when stderr is a terminal)
@@ -160,7 +161,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   } else {
     const pipeline = createParallelPipeline({
       workers,
-      workerUrl: new URL('./read-worker.js', import.meta.url),
+      workerUrl: siblingModule(import.meta.url, 'read-worker'),
       settings: flowSettings,
       decodeLimits: overrides.decodeLimits,
       sinkData: spec,

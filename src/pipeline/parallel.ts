@@ -1,4 +1,5 @@
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type Worker } from 'node:worker_threads';
+import { startWorker } from '../common/worker.js';
 import { IssueCounter } from '../common/issues.js';
 import type { RawPacket } from '../capture/types.js';
 import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
@@ -14,17 +15,15 @@ import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } f
  * connection on the same one), packed in transferable batches. Each worker reassembles,
  * dissects and turns its entries into output.
  *
- * Who decodes depends on how many workers there are (`rawDispatch`). With few, this
- * thread decodes and sends the decoded packets: it has time to spare, the workers do not.
- * With many, this thread would be the bottleneck, so it only reads each packet's flow
- * from its headers (flow-peek.ts) and sends the raw frame, which the worker decodes;
- * only packets whose flow needs the full decoder (IP fragments, tunnels, extension
- * headers) are decoded here. Measured on the benchmark capture (README.md "Threads"): this
- * thread's work per packet halves, each worker's grows by the decoding.
+ * This thread only reads each packet's flow from its headers (flow-peek.ts) and sends the
+ * raw frame, which the worker decodes; only packets whose flow needs the full decoder (IP
+ * fragments, tunnels, extension headers) are decoded here and travel decoded. Measured in
+ * CPU seconds per thread (README.md "Threads"), this costs the workers nothing more than
+ * decoded records did, and halves this thread's work.
  */
 export interface ParallelOptions {
   workers: number;
-  /** The worker module: it calls `serveFlowWorker`. */
+  /** The worker module: it calls `serveFlowWorker` (a .ts module runs through tsx: see startWorker). */
   workerUrl: URL;
   settings: FlowPipelineSettings;
   /** Passed to the worker's sink factory (plain data; SharedArrayBuffers are shared). */
@@ -38,10 +37,7 @@ export interface ParallelOptions {
    * batches waiting is dropped and counted (`droppedByTapline`) instead of queued.
    */
   dropWhenBehind?: boolean;
-  /**
-   * Send raw frames for the workers to decode (see above). Default: from
-   * RAW_DISPATCH_MIN_WORKERS workers up.
-   */
+  /** Send raw frames for the workers to decode (see above; the default). False: decode every packet here and send it decoded (kept for tests and the benchmark). */
   rawDispatch?: boolean;
   /** What a worker's sink returns from `flush` (see EntrySink). */
   onSinkMessage?(message: unknown, worker: number): void;
@@ -94,13 +90,6 @@ interface Lane {
   done?: Omit<PipelineSummary, 'packets' | 'bytes'>;
 }
 
-/**
- * From this many workers up, raw frames are handed out (the decoding moves to the
- * workers). Below it, measured on two cores, sending raw frames was slower: the workers,
- * not this thread, were the limit.
- */
-export const RAW_DISPATCH_MIN_WORKERS = 4;
-
 export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline {
   const n = Math.max(1, opts.workers);
   const batchBytes = opts.batchBytes ?? 256 * 1024;
@@ -108,7 +97,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   const issues = new IssueCounter();
   const decoder = createDecoder({ limits: opts.decodeLimits, issues });
   const peeked = emptyPeekedFlow();
-  const raw = opts.rawDispatch ?? n >= RAW_DISPATCH_MIN_WORKERS;
+  const raw = opts.rawDispatch ?? true;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
   const wakeUp = () => {
@@ -125,7 +114,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
 
   const lanes: Lane[] = [];
   for (let i = 0; i < n; i++) {
-    const worker = new Worker(opts.workerUrl, {
+    const worker = startWorker(opts.workerUrl, {
       workerData: { settings: { ...opts.settings, streamIdStart: i + 1, streamIdStep: n }, decodeLimits: opts.decodeLimits, sinkData: opts.sinkData } satisfies WorkerSetup,
       resourceLimits: opts.workerResourceLimits,
     });

@@ -8,7 +8,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { siblingModule, startWorker } from '../common/worker.js';
 import { compile, type CompiledQuery } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
 import { applyConnectionPragmas, createSchema, entryOf, prepareNewFile, rowOf, type EncodedRows, type EntryRow } from './schema.js';
@@ -123,18 +124,9 @@ export const MAX_PAGE_SIZE = 10_000;
 const ITERATE_PAGE = 1000;
 const STATEMENT_CACHE = 64;
 
-/**
- * Starts the writer thread: the built .js module, or when running from source under tsx
- * (tests, `node --import tsx`) the .ts module through tsx's loader, which a worker
- * thread does not inherit from `--import tsx`.
- */
+/** Starts the writer thread (from source too: see startWorker). */
 function startWriter(settings: WriterSettings): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', self), { workerData: settings });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const target = new URL('./writer-thread.ts', self).href;
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(target)}); });`;
-  return new Worker(code, { eval: true, workerData: settings });
+  return startWorker(siblingModule(import.meta.url, 'writer-thread'), { workerData: settings });
 }
 
 interface Cursor {

@@ -12,6 +12,7 @@ import { decodeEntries, openEntryStore, type EntryStore } from '../store/index.j
 import { openPacketRing, flowsFromEntries, type PacketRing } from '../pcap/index.js';
 import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntrySource, type HubLive, type HubPcapSource, type HubStatsSnapshot } from '../hub/index.js';
 import type { TapWorkerMessage } from './tap-worker.js';
+import { siblingModule } from '../common/worker.js';
 
 export type TapSource =
   | {
@@ -96,7 +97,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const pipeline = createParallelPipeline({
     workerResourceLimits: { maxOldGenerationSizeMb: budget.heapMb, maxYoungGenerationSizeMb: 16 },
     workers: opts.workers,
-    workerUrl: new URL('./tap-worker.js', import.meta.url),
+    workerUrl: siblingModule(import.meta.url, 'tap-worker'),
     settings,
     sinkData: null,
     decodeLimits: opts.limits.decodeLimits,
