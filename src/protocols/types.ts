@@ -54,11 +54,18 @@ export interface ParserSettings {
   maxBodyText: number;
   /** Seconds a request waits for its response before it becomes a `pair-not-found` entry. */
   pairTimeoutSec: number;
+  /**
+   * gzip bodies are kept compressed and decoded when the entry is read (resolveDeferred in
+   * src/entries/deferred.ts) instead of on the dissection thread: `tapline tap` sets it,
+   * whose entries are read from the store; an entry as emitted then holds `deferred` data.
+   */
+  deferGzipBodies: boolean;
 }
 
 export const defaultParserSettings: ParserSettings = {
   maxBodyText: 64 * 1024,
   pairTimeoutSec: 10,
+  deferGzipBodies: false,
 };
 
 /** An incremental parser for one flow: bytes in (by direction), items out through ctx.emit. */

@@ -6,7 +6,7 @@
  */
 import type Database from 'better-sqlite3';
 import { deserialize, serialize } from 'node:v8';
-import type { Entry } from '../entries/index.js';
+import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
 
 /**
  * Bumped when the table changes shape; a store of a newer version is refused at open, an
@@ -109,11 +109,12 @@ function textLength(o: unknown, k1: string, k2: string): number {
  * Measured per entry (README.md "Schema and indexes"): with no body JSON writes in 5.5 µs
  * and reads in 4.4 µs against V8's 7.0 and 8.3; with 1 KiB of JSON body text V8 is ahead
  * (4.0 / 7.0 µs against 11.9 / 8.0), with 32 KiB far ahead (22 / 15 µs against 102 / 60).
- * Both read back as the same plain data: an entry holds nothing JSON would change.
+ * Both read back as the same plain data: an entry holds nothing JSON would change. An
+ * entry with a body still compressed (deferGzipBodies) holds bytes, which only V8's form keeps.
  */
 export function storedForm(entry: Entry): string | Buffer {
   const body = textLength(entry.response, 'content', 'text') + textLength(entry.request, 'postData', 'text');
-  return body >= V8_FROM_BODY_CHARS ? serialize(entry) : JSON.stringify(entry);
+  return body >= V8_FROM_BODY_CHARS || hasDeferred(entry) ? serialize(entry) : JSON.stringify(entry);
 }
 
 /**
@@ -192,9 +193,9 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
   return rows;
 }
 
-/** The entry of a stored `entry` value: JSON text, or V8-serialized bytes (storedForm). */
+/** The entry of a stored `entry` value: JSON text, or V8-serialized bytes (storedForm), its deferred bodies decoded. */
 export function entryOf(stored: string | Buffer): Entry {
-  return (typeof stored === 'string' ? JSON.parse(stored) : deserialize(stored)) as Entry;
+  return typeof stored === 'string' ? (JSON.parse(stored) as Entry) : resolveDeferred(deserialize(stored) as Entry);
 }
 
 /** The first byte V8's serializer writes (JSON of an object begins with `{`): how decodeRows tells the two forms apart. */

@@ -86,7 +86,9 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const counters = { packets: 0, bytes: 0, entries: 0, byProtocol: {} as Record<string, number>, flowsByWorker: [] as number[] };
   const settings: FlowPipelineSettings = {
     nodeName: opts.nodeName,
-    settings: opts.limits.settings,
+    // gzip bodies are decoded when their entries are read, not on the dissection thread,
+    // which is what limits the loss-free rate (README.md "Deferred gzip bodies").
+    settings: { deferGzipBodies: true, ...opts.limits.settings },
     reassemblyLimits: opts.limits.reassemblyLimits,
     protocolLimits: opts.limits.protocolLimits,
     detection: opts.limits.detection,

@@ -65,6 +65,52 @@ export interface BodyResult {
   /** The kept bytes are still content-coded (an encoding this parser does not decode). */
   raw: boolean;
   issues: string[] | null;
+  /** Set instead of the fields above (which are then empty) when decoding waits for the entry to be read (DeferredGzipBody). */
+  deferred?: DeferredBody;
+}
+
+/**
+ * A gzip body whose decoding waits until its entry is read (`deferGzipBodies`): the
+ * compressed bytes BodyCollector would have inflated, and what else it needs to reach the
+ * same result (replayDeferred). Plain data: it crosses threads and is stored with the entry.
+ */
+export interface DeferredBody {
+  cap: number;
+  maxDecodedBytes: number;
+  /** The first compressed bytes of the body, at most deferredKeepBytes(cap). */
+  bytes: Buffer;
+  /** More compressed bytes came than `bytes` holds. */
+  overflow: boolean;
+  /** Bytes of the body were not captured, after those in `bytes`. */
+  gapped: boolean;
+  /** The last (up to) 4 bytes of the body: gzip's ISIZE. */
+  tail: Buffer;
+  /** The body ended where its framing said. */
+  complete: boolean;
+}
+
+/** The last up to 4 bytes of a stream, for gzip's ISIZE trailer. */
+class TailBytes {
+  readonly bytes = Buffer.alloc(4);
+  length = 0;
+
+  add(buf: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (n >= 4) {
+      buf.copy(this.bytes, 0, end - 4, end);
+      this.length = 4;
+    } else {
+      const keepOld = Math.min(this.length, 4 - n);
+      this.bytes.copy(this.bytes, 0, this.length - keepOld, this.length);
+      buf.copy(this.bytes, keepOld, start, end);
+      this.length = keepOld + n;
+    }
+  }
+
+  /** RFC 1952 2.3.1: "ISIZE (Input SIZE) This contains the size of the original (uncompressed) input data modulo 2^32." */
+  get isize(): number | undefined {
+    return this.length === 4 ? this.bytes.readUInt32LE(0) : undefined;
+  }
 }
 
 export class BodyCollector {
@@ -78,8 +124,7 @@ export class BodyCollector {
   private stopped = false;
   private gapped = false;
   private decodeLimitHit = false;
-  private readonly tail = Buffer.alloc(4);
-  private tailLen = 0;
+  private readonly tail = new TailBytes();
   private coding: number;
   issues: string[] | null = null;
 
@@ -96,12 +141,15 @@ export class BodyCollector {
   write(buf: Buffer, start: number, end: number): void {
     if (start >= end) return;
     const c = this.coding;
-    if (c === CODING_NONE || c === CODING_UNKNOWN || this.failed) {
-      if (!this.failed) this.decoded += end - start;
+    // Past a decoding error nothing more is kept: what follows is neither the decoded body
+    // nor, cut wherever the error fell in a segment, the same bytes for every chunk split.
+    if (this.failed) return;
+    if (c === CODING_NONE || c === CODING_UNKNOWN) {
+      this.decoded += end - start;
       this.keep(buf, start, end);
       return;
     }
-    if (c === CODING_GZIP) this.keepTail(buf, start, end);
+    if (c === CODING_GZIP) this.tail.add(buf, start, end);
     if (this.stopped || this.gapped) return;
     if (this.engine === null) this.engine = this.open(buf[start]);
     this.inflate(buf, start, end, c === CODING_BR ? zlib.constants.BROTLI_OPERATION_PROCESS : zlib.constants.Z_NO_FLUSH);
@@ -123,12 +171,8 @@ export class BodyCollector {
     }
     this.closeEngine();
     let size = this.decoded;
-    if (this.stopped && complete && !this.gapped && this.tailLen === 4) {
-      // RFC 1952 2.3.1: "ISIZE (Input SIZE) This contains the size of the original
-      // (uncompressed) input data modulo 2^32."
-      const isize = this.tail.readUInt32LE(0);
-      if (isize >= size) size = isize;
-    }
+    const isize = this.tail.isize;
+    if (this.stopped && complete && !this.gapped && isize !== undefined && isize >= size) size = isize;
     // A body the connection (or broken chunk framing) ended early is not whole, even when every byte seen was kept.
     const truncated = !complete || this.stopped || this.gapped || this.failed || size > this.keptLen;
     const kept = this.kept === null ? EMPTY : this.kept.subarray(0, this.keptLen);
@@ -162,8 +206,14 @@ export class BodyCollector {
     const state = engine._writeState;
     let inOff = start;
     let inLen = end - start;
+    // Output is produced up to where decoding stops (one byte past the cap for gzip, the
+    // decode limit for all), never a whole buffer beyond: where it stops, and so the size
+    // reported for a body that ends early, is then the same however the body was cut into
+    // segments.
+    const stopAt = this.coding === CODING_GZIP ? Math.min(this.cap + 1, this.limits.maxDecodedBytes) : this.limits.maxDecodedBytes;
     for (;;) {
-      handle.writeSync(flush, buf, inOff, inLen, OUT, 0, OUT.length);
+      const outLen = Math.min(OUT.length, stopAt - this.decoded);
+      handle.writeSync(flush, buf, inOff, inLen, OUT, 0, outLen);
       if (this.failed) {
         this.issues = addIssue(this.issues, 'http.bad_content_encoding');
         this.closeEngine();
@@ -171,7 +221,7 @@ export class BodyCollector {
       }
       const outLeft = state[0];
       const inLeft = state[1];
-      const have = OUT.length - outLeft;
+      const have = outLen - outLeft;
       if (have > 0) {
         this.decoded += have;
         this.keep(OUT, 0, have);
@@ -218,18 +268,106 @@ export class BodyCollector {
     this.keptLen += n;
   }
 
-  private keepTail(buf: Buffer, start: number, end: number): void {
-    const n = end - start;
-    if (n >= 4) {
-      buf.copy(this.tail, 0, end - 4, end);
-      this.tailLen = 4;
-    } else {
-      const keepOld = Math.min(this.tailLen, 4 - n);
-      this.tail.copy(this.tail, 0, this.tailLen - keepOld, this.tailLen);
-      buf.copy(this.tail, keepOld, start, end);
-      this.tailLen = keepOld + n;
-    }
+  /** Replaying a deferred body: the real tail of the whole body, of which only a prefix was written. */
+  setTail(tail: Buffer): void {
+    this.tail.length = 0;
+    this.tail.add(tail, 0, tail.length);
   }
+
+  /** Inflating stopped at the cap: the rest of the input would not have been decoded. */
+  get stoppedAtCap(): boolean {
+    return this.stopped;
+  }
+}
+
+/**
+ * Compressed bytes a deferred body keeps: enough for BodyCollector to pass the cap (it
+ * stops inflating there) unless the data grew when compressed by more than an eighth.
+ */
+export function deferredKeepBytes(cap: number): number {
+  return cap + (cap >> 3) + 1024;
+}
+
+/**
+ * A gzip body recorded, not inflated, as it streams past: the parser of a tap, where the
+ * dissection thread is what limits the loss-free rate, leaves decoding to whoever reads
+ * the entry (replayDeferred, src/entries/deferred.ts). Measured on the benchmark capture
+ * (README.md "Deferred gzip bodies").
+ */
+export class DeferredGzipBody {
+  private kept: Buffer | null = null;
+  private keptLen = 0;
+  private overflow = false;
+  private gapped = false;
+  private readonly tail = new TailBytes();
+  issues: string[] | null = null;
+
+  constructor(
+    private readonly cap: number,
+    private readonly limits: BodyLimits,
+  ) {}
+
+  write(buf: Buffer, start: number, end: number): void {
+    if (start >= end) return;
+    this.tail.add(buf, start, end);
+    if (this.gapped || this.overflow) return;
+    const limit = deferredKeepBytes(this.cap);
+    const n = Math.min(end - start, limit - this.keptLen);
+    if (n < end - start) this.overflow = true;
+    if (n <= 0) return;
+    if (this.kept === null) this.kept = Buffer.allocUnsafe(Math.min(limit, Math.max(4096, n)));
+    else if (this.kept.length < this.keptLen + n) {
+      const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(this.kept.length * 2, this.keptLen + n)));
+      this.kept.copy(grown, 0, 0, this.keptLen);
+      this.kept = grown;
+    }
+    buf.copy(this.kept, this.keptLen, start, start + n);
+    this.keptLen += n;
+  }
+
+  gap(): void {
+    this.gapped = true;
+    this.issues = addIssue(this.issues, 'tcp.gap');
+  }
+
+  finish(complete: boolean): BodyResult {
+    const deferred: DeferredBody = {
+      cap: this.cap,
+      maxDecodedBytes: this.limits.maxDecodedBytes,
+      bytes: this.kept === null ? EMPTY : Buffer.from(this.kept.subarray(0, this.keptLen)),
+      overflow: this.overflow,
+      gapped: this.gapped,
+      tail: Buffer.from(this.tail.bytes.subarray(0, this.tail.length)),
+      complete,
+    };
+    return { size: 0, kept: EMPTY, truncated: false, raw: false, issues: this.issues, deferred };
+  }
+
+  dispose(): void {}
+}
+
+/** What BodyCollector would have made of a deferred body. */
+export function replayDeferred(d: DeferredBody): BodyResult {
+  const c = new BodyCollector(d.cap, CODING_GZIP, 0, { maxDecodedBytes: d.maxDecodedBytes });
+  c.write(d.bytes, 0, d.bytes.length);
+  if (d.gapped) c.gap();
+  c.setTail(d.tail);
+  // Past the kept bytes, BodyCollector would have gone on inflating unless it had stopped at the cap.
+  return c.finish(d.complete && (!d.overflow || c.stoppedAtCap));
+}
+
+/** HAR's postData / content of a decoded body: text when the media type is text, base64 otherwise; cut at the cap and marked. */
+export function bodyContent(mimeType: string, body: BodyResult, withSize: boolean): Record<string, unknown> {
+  const rec: Record<string, unknown> = { mimeType };
+  if (withSize) rec.size = body.size;
+  const text = !body.raw && (mimeType !== '' ? isTextMime(mimeType) : looksLikeText(body.kept));
+  if (text) rec.text = utf8Prefix(body.kept, body.truncated);
+  else {
+    rec.text = body.kept.toString('base64');
+    rec.encoding = 'base64';
+  }
+  if (body.truncated) rec.truncated = true;
+  return rec;
 }
 
 /** RFC 2046 / RFC 6838 media types whose bodies are text. */

@@ -6,7 +6,7 @@
  */
 import type { Direction } from '../../reassembly/types.js';
 import type { ParsedItem, ParserContext, ProtocolParser, ProtocolTag } from '../types.js';
-import { BodyCollector, codingOf, isTextMime, looksLikeText, utf8Prefix, type BodyResult } from './body.js';
+import { BodyCollector, bodyContent, CODING_GZIP, codingOf, DeferredGzipBody, type BodyResult } from './body.js';
 import { addIssue, parseCookieHeader, parseHead, parseQuery, parseSetCookies, targetAuthority, targetPath, type MessageHead } from './head.js';
 import { classifyStartLine, LINE_MORE, LINE_NO, LINE_REQUEST, LINE_RESPONSE } from './start-line.js';
 
@@ -91,7 +91,7 @@ interface Message {
   head: MessageHead;
   /** Bytes on the wire so far (head, body framing, trailers). */
   wire: number;
-  body: BodyCollector | null;
+  body: BodyCollector | DeferredGzipBody | null;
   /** The framing announced a body (a request gets postData). */
   hasBody: boolean;
   /** The body ended short (gap or close). */
@@ -160,11 +160,14 @@ export class HttpParser implements ProtocolParser {
   private dead = false;
   private readonly limits: HttpLimits;
   private readonly cap: number;
+  /** gzip bodies are recorded, not inflated (ParserSettings.deferGzipBodies). */
+  private readonly deferGzip: boolean;
   private readonly timeoutSec: number;
 
   constructor(private readonly ctx: ParserContext) {
     this.limits = { ...defaultHttpLimits, ...(ctx.limits as Partial<HttpLimits>) };
     this.cap = ctx.settings.maxBodyText;
+    this.deferGzip = ctx.settings.deferGzipBodies;
     this.timeoutSec = ctx.settings.pairTimeoutSec;
     this.maxStartLine = Math.min(this.limits.maxStartLine, this.limits.maxHeaderBytes - 2);
   }
@@ -702,7 +705,8 @@ export class HttpParser implements ProtocolParser {
 
   private newBody(msg: Message, sizeHint: number): void {
     msg.hasBody = true;
-    msg.body = new BodyCollector(this.cap, codingOf(msg.head.contentEncoding), sizeHint, this.limits);
+    const coding = codingOf(msg.head.contentEncoding);
+    msg.body = coding === CODING_GZIP && this.deferGzip ? new DeferredGzipBody(this.cap, this.limits) : new BodyCollector(this.cap, coding, sizeHint, this.limits);
   }
 
   private startLength(side: Side, msg: Message, length: number): void {
@@ -1121,18 +1125,10 @@ export class HttpParser implements ProtocolParser {
     };
   }
 
-  /** HAR's postData / content: text when the media type is text, base64 otherwise; cut at maxBodyText. */
+  /** HAR's postData / content (bodyContent); a deferred body's only says what resolveDeferred needs. */
   private bodyRecord(mimeType: string, body: BodyResult, withSize: boolean): Record<string, unknown> {
-    const rec: Record<string, unknown> = { mimeType };
-    if (withSize) rec.size = body.size;
-    const text = !body.raw && (mimeType !== '' ? isTextMime(mimeType) : looksLikeText(body.kept));
-    if (text) rec.text = utf8Prefix(body.kept, body.truncated);
-    else {
-      rec.text = body.kept.toString('base64');
-      rec.encoding = 'base64';
-    }
-    if (body.truncated) rec.truncated = true;
-    return rec;
+    if (body.deferred !== undefined) return { mimeType, deferred: body.deferred };
+    return bodyContent(mimeType, body, withSize);
   }
 
   private shutdown(): void {
