@@ -274,8 +274,8 @@ export class BodyCollector {
     this.tail.add(tail, 0, tail.length);
   }
 
-  /** Inflating stopped at the cap: the rest of the input would not have been decoded. */
-  get stoppedAtCap(): boolean {
+  /** Decoding stopped (past the cap, or at the decode limit): the rest of the input would not have been decoded. */
+  get stoppedEarly(): boolean {
     return this.stopped;
   }
 }
@@ -352,8 +352,8 @@ export function replayDeferred(d: DeferredBody): BodyResult {
   c.write(d.bytes, 0, d.bytes.length);
   if (d.gapped) c.gap();
   c.setTail(d.tail);
-  // Past the kept bytes, BodyCollector would have gone on inflating unless it had stopped at the cap.
-  return c.finish(d.complete && (!d.overflow || c.stoppedAtCap));
+  // Past the kept bytes, BodyCollector would have gone on inflating unless it had stopped.
+  return c.finish(d.complete && (!d.overflow || c.stoppedEarly));
 }
 
 /** HAR's postData / content of a decoded body: text when the media type is text, base64 otherwise; cut at the cap and marked. */
