@@ -4,11 +4,15 @@ import { defaultDetectionLimits, type DetectionLimits } from '../protocols/dispa
 import type { ProtocolRegistry } from '../protocols/registry.js';
 import { defaultParserSettings, type ParserSettings } from '../protocols/types.js';
 
-/** Every named limit of the packet path, as `section.name`, with its default. */
+/**
+ * Every named limit of the packet path, as `section.name`, with its default. Only numbers
+ * are limits: a switch such as `parser.deferGzipBodies`, which decides what an entry holds
+ * for the reader that follows (`tapline tap` sets it), is not one to set from outside.
+ */
 export function namedLimits(registry: ProtocolRegistry): Map<string, number> {
   const all = new Map<string, number>();
   const add = (section: string, values: object) => {
-    for (const [name, value] of Object.entries(values)) all.set(`${section}.${name}`, value as number);
+    for (const [name, value] of Object.entries(values)) if (typeof value === 'number') all.set(`${section}.${name}`, value);
   };
   add('decode', defaultDecodeLimits);
   add('reassembly', defaultReassemblyLimits);
