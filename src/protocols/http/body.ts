@@ -113,11 +113,41 @@ class TailBytes {
   }
 }
 
+/** The first `limit` bytes of a stream, in a buffer that grows by doubling from `firstSize`. */
+class BytePrefix {
+  private buf: Buffer | null = null;
+  length = 0;
+
+  constructor(
+    private readonly limit: number,
+    private readonly firstSize: number,
+  ) {}
+
+  /** Keeps what fits of buf[start, end); returns how many bytes that was. */
+  add(buf: Buffer, start: number, end: number): number {
+    const n = Math.min(this.limit - this.length, end - start);
+    if (n <= 0) return 0;
+    if (this.buf === null) this.buf = Buffer.allocUnsafe(Math.min(this.limit, Math.max(this.firstSize, n)));
+    else if (this.buf.length < this.length + n) {
+      const grown = Buffer.allocUnsafe(Math.min(this.limit, Math.max(this.buf.length * 2, this.length + n)));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    buf.copy(this.buf, this.length, start, start + n);
+    this.length += n;
+    return n;
+  }
+
+  /** The bytes kept (a view). */
+  get bytes(): Buffer {
+    return this.buf === null ? EMPTY : this.buf.subarray(0, this.length);
+  }
+}
+
 export class BodyCollector {
   /** Decoded bytes seen. */
   private decoded = 0;
-  private kept: Buffer | null = null;
-  private keptLen = 0;
+  private readonly kept: BytePrefix;
   private engine: ZlibInternals | null = null;
   private failed = false;
   /** gzip cut at the cap: the rest is not decoded and the size comes from ISIZE. */
@@ -131,10 +161,11 @@ export class BodyCollector {
   constructor(
     private readonly cap: number,
     coding: number,
-    private readonly sizeHint: number,
+    sizeHint: number,
     private readonly limits: BodyLimits,
   ) {
     this.coding = coding;
+    this.kept = new BytePrefix(cap, sizeHint > 0 && coding === CODING_NONE ? sizeHint : 4096);
     if (coding === CODING_UNKNOWN) this.issues = addIssue(this.issues, 'http.unsupported_content_encoding');
   }
 
@@ -146,7 +177,7 @@ export class BodyCollector {
     if (this.failed) return;
     if (c === CODING_NONE || c === CODING_UNKNOWN) {
       this.decoded += end - start;
-      this.keep(buf, start, end);
+      this.kept.add(buf, start, end);
       return;
     }
     if (c === CODING_GZIP) this.tail.add(buf, start, end);
@@ -174,8 +205,8 @@ export class BodyCollector {
     const isize = this.tail.isize;
     if (this.stopped && complete && !this.gapped && isize !== undefined && isize >= size) size = isize;
     // A body the connection (or broken chunk framing) ended early is not whole, even when every byte seen was kept.
-    const truncated = !complete || this.stopped || this.gapped || this.failed || size > this.keptLen;
-    const kept = this.kept === null ? EMPTY : this.kept.subarray(0, this.keptLen);
+    const truncated = !complete || this.stopped || this.gapped || this.failed || size > this.kept.length;
+    const kept = this.kept.bytes;
     return { size, kept, truncated, raw: this.coding === CODING_UNKNOWN, issues: this.issues };
   }
 
@@ -224,7 +255,7 @@ export class BodyCollector {
       const have = outLen - outLeft;
       if (have > 0) {
         this.decoded += have;
-        this.keep(OUT, 0, have);
+        this.kept.add(OUT, 0, have);
         if (this.decoded > this.cap && this.coding === CODING_GZIP) {
           // The kept prefix is full; the size will come from ISIZE, so stop inflating.
           this.stopped = true;
@@ -250,22 +281,6 @@ export class BodyCollector {
       this.engine.close();
       this.engine = null;
     }
-  }
-
-  private keep(buf: Buffer, start: number, end: number): void {
-    const room = this.cap - this.keptLen;
-    if (room <= 0) return;
-    const n = Math.min(room, end - start);
-    if (this.kept === null) {
-      const hint = this.sizeHint > 0 && this.coding === CODING_NONE ? this.sizeHint : 4096;
-      this.kept = Buffer.allocUnsafe(Math.min(this.cap, Math.max(hint, n)));
-    } else if (this.kept.length < this.keptLen + n) {
-      const grown = Buffer.allocUnsafe(Math.min(this.cap, Math.max(this.kept.length * 2, this.keptLen + n)));
-      this.kept.copy(grown, 0, 0, this.keptLen);
-      this.kept = grown;
-    }
-    buf.copy(this.kept, this.keptLen, start, start + n);
-    this.keptLen += n;
   }
 
   /** Replaying a deferred body: the real tail of the whole body, of which only a prefix was written. */
@@ -295,8 +310,7 @@ export function deferredKeepBytes(cap: number): number {
  * (README.md "Deferred gzip bodies").
  */
 export class DeferredGzipBody {
-  private kept: Buffer | null = null;
-  private keptLen = 0;
+  private readonly kept: BytePrefix;
   private overflow = false;
   private gapped = false;
   private readonly tail = new TailBytes();
@@ -305,24 +319,15 @@ export class DeferredGzipBody {
   constructor(
     private readonly cap: number,
     private readonly limits: BodyLimits,
-  ) {}
+  ) {
+    this.kept = new BytePrefix(deferredKeepBytes(cap), 4096);
+  }
 
   write(buf: Buffer, start: number, end: number): void {
     if (start >= end) return;
     this.tail.add(buf, start, end);
     if (this.gapped || this.overflow) return;
-    const limit = deferredKeepBytes(this.cap);
-    const n = Math.min(end - start, limit - this.keptLen);
-    if (n < end - start) this.overflow = true;
-    if (n <= 0) return;
-    if (this.kept === null) this.kept = Buffer.allocUnsafe(Math.min(limit, Math.max(4096, n)));
-    else if (this.kept.length < this.keptLen + n) {
-      const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(this.kept.length * 2, this.keptLen + n)));
-      this.kept.copy(grown, 0, 0, this.keptLen);
-      this.kept = grown;
-    }
-    buf.copy(this.kept, this.keptLen, start, start + n);
-    this.keptLen += n;
+    if (this.kept.add(buf, start, end) < end - start) this.overflow = true;
   }
 
   gap(): void {
@@ -334,7 +339,7 @@ export class DeferredGzipBody {
     const deferred: DeferredBody = {
       cap: this.cap,
       maxDecodedBytes: this.limits.maxDecodedBytes,
-      bytes: this.kept === null ? EMPTY : Buffer.from(this.kept.subarray(0, this.keptLen)),
+      bytes: Buffer.from(this.kept.bytes),
       overflow: this.overflow,
       gapped: this.gapped,
       tail: Buffer.from(this.tail.bytes.subarray(0, this.tail.length)),
