@@ -9,6 +9,12 @@
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       "libraries": ["-lpcap"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"]
+    },
+    {
+      "target_name": "json_text",
+      "sources": ["json_text.cc"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "defines": ["NAPI_VERSION=8"]
     }
   ]
 }

@@ -1,15 +1,16 @@
 #!/usr/bin/env node
-// Builds the libpcap addon (native/) with node-gyp when its sources are newer than the build.
+// Builds the native addons (native/: the libpcap binding and the JSON text writer) with node-gyp when a source is newer than a build.
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-const out = 'native/build/Release/pcap_binding.node';
-const sources = ['native/binding.gyp', 'native/pcap_binding.cc'];
-const stale = !existsSync(out) || sources.some((s) => statSync(s).mtimeMs > statSync(out).mtimeMs);
+const outs = ['native/build/Release/pcap_binding.node', 'native/build/Release/json_text.node'];
+const sources = ['native/binding.gyp', 'native/pcap_binding.cc', 'native/json_text.cc'];
+const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));
+const stale = outs.some((out) => !existsSync(out) || newest > statSync(out).mtimeMs);
 if (stale) {
   const r = spawnSync('npx', ['--no-install', 'node-gyp', 'rebuild', '-C', 'native'], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) {
-    console.error('tapline: building the libpcap addon failed (needs libpcap-dev, python3, make and g++: bash scripts/setup.sh installs them)');
+    console.error('tapline: building the native addons failed (needs libpcap-dev, python3, make and g++: bash scripts/setup.sh installs them)');
     process.exit(r.status ?? 1);
   }
 }

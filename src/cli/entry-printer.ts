@@ -2,6 +2,7 @@ import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import type { EntrySink } from '../pipeline/index.js';
 import { FdLineWriter, type SharedOutput } from './fd-writer.js';
+import { entryJsonParts, nativeJsonText } from './json-line.js';
 import { tableRow } from './table.js';
 
 export interface PrinterSpec {
@@ -26,7 +27,9 @@ export function createEntryPrinter(spec: PrinterSpec): EntrySink & { readonly wr
         if (writer.full) return;
         if (query.redact.length > 0) entry = query.apply(entry);
       }
-      writer.line(jsonl ? JSON.stringify(entry) : tableRow(entry));
+      if (!jsonl) writer.line(tableRow(entry));
+      else if (nativeJsonText === null) writer.line(JSON.stringify(entry));
+      else writer.lineParts(entryJsonParts(entry, nativeJsonText), nativeJsonText);
     },
     flush: () => writer.flush(),
   };

@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import { JSON_TEXT_GROWTH, type JsonParts, type WriteJsonText } from './json-line.js';
 
 /**
  * Writes lines of text to a file descriptor in large blocks, straight from the thread that
@@ -53,14 +54,29 @@ export class FdLineWriter {
   }
 
   line(text: string): void {
-    // One UTF-8 byte per char at best, three at worst: make room for the worst case.
-    if (this.pos + text.length * 3 + 1 > this.buf.length) {
-      this.flush();
-      if (text.length * 3 + 1 > this.buf.length) this.buf = Buffer.allocUnsafe(text.length * 3 + 1);
-    }
+    this.reserve(text.length * 3 + 1);
     this.pos += this.buf.write(text, this.pos, 'utf8');
     this.buf[this.pos++] = NEWLINE;
     this.lines++;
+  }
+
+  /** One line made of strings and of body bytes that `writeText` writes as JSON text (entryJsonParts). */
+  lineParts(parts: JsonParts, writeText: WriteJsonText): void {
+    let room = 1;
+    for (const p of parts) room += typeof p === 'string' ? p.length * 3 : p.bytes.length * JSON_TEXT_GROWTH;
+    this.reserve(room);
+    for (const p of parts) {
+      this.pos = typeof p === 'string' ? this.pos + this.buf.write(p, this.pos, 'utf8') : writeText(p.bytes, this.buf, this.pos, p.base64);
+    }
+    this.buf[this.pos++] = NEWLINE;
+    this.lines++;
+  }
+
+  /** Makes room for `bytes` more: one UTF-8 byte per char at best, three at worst, so callers ask for the worst case. */
+  private reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buf.length) return;
+    this.flush();
+    if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(bytes);
   }
 
   flush(): void {

@@ -5,8 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeAddonPath } from '../../common/native.js';
 import { LiveCaptureError } from './errors.js';
 
 /** One interface's counters, as the native binding reports them and the wrapper sums them. */
@@ -102,20 +101,9 @@ export interface NativeBinding {
 /** The command that builds the addon (scripts/setup.sh runs it). */
 export const BUILD_COMMAND = 'npx node-gyp rebuild -C native';
 
-/** The project root: the nearest folder above this file holding package.json (from src/ and dist/ alike). */
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('dist')) {
-    const up = dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-  return dir;
-}
-
 /** Where the addon is looked for: $TAPLINE_PCAP_ADDON, else the node-gyp output under native/. */
 export function addonPath(): string {
-  return process.env.TAPLINE_PCAP_ADDON || join(projectRoot(), 'native', 'build', 'Release', 'pcap_binding.node');
+  return process.env.TAPLINE_PCAP_ADDON || nativeAddonPath('pcap_binding');
 }
 
 let binding: NativeBinding | undefined;

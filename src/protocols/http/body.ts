@@ -4,6 +4,7 @@
  */
 import zlib from 'node:zlib';
 import { addIssue } from './head.js';
+import { lazyText } from './lazy-text.js';
 
 /**
  * Node offers no public synchronous *streaming* inflate: the stream classes answer
@@ -366,9 +367,9 @@ export function bodyContent(mimeType: string, body: BodyResult, withSize: boolea
   const rec: Record<string, unknown> = { mimeType };
   if (withSize) rec.size = body.size;
   const text = !body.raw && (mimeType !== '' ? isTextMime(mimeType) : looksLikeText(body.kept));
-  if (text) rec.text = utf8Prefix(body.kept, body.truncated);
+  if (text) lazyText(rec, body.kept.subarray(0, utf8PrefixEnd(body.kept, body.truncated)));
   else {
-    rec.text = body.kept.toString('base64');
+    lazyText(rec, body.kept, true);
     rec.encoding = 'base64';
   }
   if (body.truncated) rec.truncated = true;
@@ -414,6 +415,11 @@ export function looksLikeText(buf: Buffer): boolean {
 
 /** UTF-8 text of a prefix cut at the cap, without a half character at the end. */
 export function utf8Prefix(buf: Buffer, cut: boolean): string {
+  return buf.toString('utf8', 0, utf8PrefixEnd(buf, cut));
+}
+
+/** Where utf8Prefix ends the text of buf. */
+function utf8PrefixEnd(buf: Buffer, cut: boolean): number {
   let end = buf.length;
   if (cut && end > 0) {
     // Step back over continuation bytes to the lead byte of the last character.
@@ -423,5 +429,5 @@ export function utf8Prefix(buf: Buffer, cut: boolean): string {
     const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
     if (end - i < need) end = i;
   }
-  return buf.toString('utf8', 0, end);
+  return end;
 }

@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { prng } from '../common/prng.js';
+import { lazyText, pendingBodyTexts, pendingText } from '../protocols/http/lazy-text.js';
+import { entryJsonParts, JSON_TEXT_GROWTH, nativeJsonText, type JsonParts, type WriteJsonText } from './json-line.js';
+
+// The addon is built by `npm run build`; without it every line would take the JSON.stringify path.
+const writer = nativeJsonText as WriteJsonText;
+
+/** What JSON.stringify writes between the quotes for the text of `bytes`: the oracle. */
+function v8Text(bytes: Buffer, base64: boolean): Buffer {
+  const json = JSON.stringify(bytes.toString(base64 ? 'base64' : 'utf8'));
+  return Buffer.from(json.slice(1, -1), 'utf8');
+}
+
+const CANARY = 0xa5;
+
+/** Seeded integers in [0, n). */
+function ints(seed: number): { int(n: number): number } {
+  const next = prng(seed);
+  return { int: (n) => Math.floor(next() * n) };
+}
+
+/** The addon's text of `bytes`, written into exactly the room it asks for, with canaries around. */
+function nativeText(bytes: Buffer, base64: boolean): Buffer {
+  const room = bytes.length * JSON_TEXT_GROWTH;
+  const outer = Buffer.alloc(room + 32, CANARY);
+  const dst = outer.subarray(16, 16 + room);
+  const end = writer(bytes, dst, 0, base64);
+  for (let i = 0; i < 16; i++) assert.equal(outer[i], CANARY, 'wrote before dst');
+  for (let i = 16 + room; i < outer.length; i++) assert.equal(outer[i], CANARY, `wrote past dst (${bytes.toString('hex')})`);
+  return Buffer.from(dst.subarray(0, end));
+}
+
+/** Pieces that exercise every path: plain runs (16-byte blocks), escapes, controls, DEL, valid and broken UTF-8. */
+const PIECES: number[][] = [
+  [...Buffer.from('plain text, long enough for a block')],
+  [...Buffer.from('{"k":"v","n":[1,2]}')],
+  [0x22], [0x5c], [0x00], [0x08], [0x09], [0x0a], [0x0c], [0x0d], [0x1b], [0x1f], [0x7f], [0x41], [0x20],
+  [0xe2, 0x82, 0xac], [0xf0, 0x9f, 0x98, 0x80], [0xc3, 0xa9], [0xed, 0x9f, 0xbf], [0xef, 0xbf, 0xbf],
+  // Broken: stray continuations, overlongs, surrogates, out of range, cut sequences.
+  [0x80], [0xbf], [0xc0, 0x80], [0xc1, 0xbf], [0xe0, 0x80, 0x80], [0xe0, 0x9f], [0xed, 0xa0, 0x80],
+  [0xf0, 0x8f], [0xf4, 0x90, 0x80, 0x80], [0xf5], [0xff], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3],
+];
+
+describe('the json_text addon', () => {
+  test('is built', () => {
+    assert.equal(typeof nativeJsonText, 'function', 'native/build/Release/json_text.node did not load: run npm run build');
+  });
+
+  test('writes what JSON.stringify writes for the UTF-8 text of any bytes, and never past its room', () => {
+    const rand = ints(0x150a);
+    for (let t = 0; t < 20000; t++) {
+      let bytes: Buffer;
+      if (t % 3 === 0) {
+        bytes = Buffer.alloc(rand.int(200));
+        for (let i = 0; i < bytes.length; i++) bytes[i] = rand.int(256);
+      } else {
+        const parts: number[] = [];
+        const n = rand.int(t % 3 === 1 ? 12 : 60);
+        for (let i = 0; i < n; i++) parts.push(...PIECES[rand.int(PIECES.length)]);
+        bytes = Buffer.from(parts);
+      }
+      assert.deepEqual(nativeText(bytes, false), v8Text(bytes, false), `bytes ${bytes.toString('hex')}`);
+    }
+  });
+
+  test('writes long bodies of each kind as JSON.stringify does', () => {
+    const json = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `item "${i}"\\`, note: 'a\nb\tc' }))));
+    const html = Buffer.from('<p>caf\u00e9 \u20ac \u{1f600}</p>\n'.repeat(3000));
+    const ascii = Buffer.from('x'.repeat(100_003));
+    for (const b of [json, html, ascii, Buffer.alloc(0)]) assert.deepEqual(nativeText(b, false), v8Text(b, false));
+  });
+
+  test('fills its room exactly when every byte is escaped at full length, and no more', () => {
+    for (let n = 0; n <= 70; n++) {
+      for (const fill of [0x01, 0x22, 0x80]) {
+        const b = Buffer.alloc(n, fill);
+        assert.deepEqual(nativeText(b, false), v8Text(b, false), `${n} bytes of ${fill}`);
+      }
+    }
+  });
+
+  test('writes base64 as Buffer#toString does', () => {
+    const rand = ints(64);
+    for (let n = 0; n < 300; n++) {
+      const b = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) b[i] = rand.int(256);
+      assert.deepEqual(nativeText(b, true), v8Text(b, true));
+    }
+  });
+
+  test('says what is wrong with its arguments', () => {
+    const call = writer as unknown as (...a: unknown[]) => number;
+    assert.throws(() => call('text', Buffer.alloc(10), 0, false), /src must be a Buffer/);
+    assert.throws(() => call(Buffer.alloc(2), Buffer.alloc(11), 0, false), /6 bytes free per byte of src/);
+    assert.throws(() => call(Buffer.alloc(1), Buffer.alloc(6), 7, false), /offset must be a number within dst/);
+    assert.throws(() => call(Buffer.alloc(1), Buffer.alloc(6), 0), /four arguments/);
+  });
+});
+
+/** A line of parts as FdLineWriter.lineParts writes it. */
+function render(parts: JsonParts): string {
+  const chunks = parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : nativeText(p.bytes, p.base64)));
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function httpEntry(requestBody: Buffer | null, responseBody: Buffer, base64: boolean): Record<string, unknown> {
+  const content: Record<string, unknown> = { mimeType: base64 ? 'image/png' : 'application/json', size: responseBody.length };
+  lazyText(content, responseBody, base64);
+  if (base64) content.encoding = 'base64';
+  const request: Record<string, unknown> = { method: 'POST', url: '/x', headers: { 'x-a': '"q"' } };
+  if (requestBody !== null) {
+    const postData: Record<string, unknown> = { mimeType: 'text/plain' };
+    lazyText(postData, requestBody);
+    request.postData = postData;
+  }
+  return { id: 'e1', protocol: { name: 'http' }, request, response: { status: 200, content }, elapsedTime: 3 };
+}
+
+describe('entryJsonParts', () => {
+  test('a line from parts is the JSON.stringify of the entry, bodies in place, and leaves the text unread', () => {
+    const cases: [Buffer | null, Buffer, boolean][] = [
+      [Buffer.from('a=1&b="2"'), Buffer.from('{"ok":true,"s":"\\u00e9\u00e9"}'), false],
+      [null, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]), true],
+      [Buffer.from([0xc3, 0x28, 0x0a]), Buffer.alloc(0), false],
+    ];
+    for (const [req, res, base64] of cases) {
+      const entry = httpEntry(req, res, base64);
+      const parts = entryJsonParts(entry, writer);
+      assert.equal(parts.filter((p) => typeof p !== 'string').length, req === null ? 1 : 2);
+      assert.equal(pendingBodyTexts(entry).length, req === null ? 1 : 2, 'the bodies are still bytes after the line was made');
+      assert.equal(render(parts), JSON.stringify(httpEntry(req, res, base64)));
+    }
+  });
+
+  test('a body holding the mark itself does not move the cut', () => {
+    const forged = Buffer.from('\u0000tapline-body-00000000-0000-0000-0000-000000000000-0 and "quotes"');
+    const entry = httpEntry(forged, forged, false);
+    assert.equal(render(entryJsonParts(entry, writer)), JSON.stringify(httpEntry(forged, forged, false)));
+  });
+
+  test('without the addon, or once the text was read, the line is JSON.stringify alone', () => {
+    const entry = httpEntry(Buffer.from('p'), Buffer.from('r'), false);
+    assert.deepEqual(entryJsonParts(entry, null), [JSON.stringify(entry)]);
+    const read = httpEntry(null, Buffer.from('"r"'), false);
+    assert.equal((read.response as { content: { text: string } }).content.text, '"r"');
+    assert.deepEqual(entryJsonParts(read, writer), [JSON.stringify(read)]);
+  });
+});
+
+describe('lazyText', () => {
+  test('reads as a plain string property: decoded once, then a data property in its place', () => {
+    const rec: Record<string, unknown> = { mimeType: 'text/plain' };
+    lazyText(rec, Buffer.from('h\u00e9llo'));
+    rec.size = 6;
+    assert.ok(pendingText(rec) !== undefined);
+    assert.deepEqual(Object.keys(rec), ['mimeType', 'text', 'size']);
+    assert.equal(rec.text, 'h\u00e9llo');
+    assert.equal(pendingText(rec), undefined);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(rec, 'text'), { value: 'h\u00e9llo', enumerable: true, configurable: true, writable: true });
+    assert.deepEqual(rec, { mimeType: 'text/plain', text: 'h\u00e9llo', size: 6 });
+  });
+
+  test('copies, clones and JSON see the text; a write replaces it', () => {
+    const rec: Record<string, unknown> = {};
+    lazyText(rec, Buffer.from([1, 2, 3]), true);
+    assert.deepEqual(structuredClone(rec), { text: 'AQID' });
+    const other: Record<string, unknown> = {};
+    lazyText(other, Buffer.from('x'));
+    assert.equal(JSON.stringify({ ...other }), '{"text":"x"}');
+    const written: Record<string, unknown> = {};
+    lazyText(written, Buffer.from('old'));
+    written.text = 'new';
+    assert.equal(written.text, 'new');
+    assert.equal(pendingText(written), undefined);
+  });
+});

@@ -1,0 +1,73 @@
+/**
+ * An entry as one line of JSON, with its body text written from the body's bytes.
+ *
+ * Bodies are most of what `tapline read` prints. Their text is still bytes when the
+ * printer gets the entry (lazyText), and the json_text addon writes those bytes into the
+ * output as a JSON string in one pass: the same bytes JSON.stringify of the decoded text
+ * would give (src/cli/json-line.test.ts holds it to that), without making the string.
+ * Where the addon is not built, the entry goes through JSON.stringify as a whole.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { nativeAddonPath } from '../common/native.js';
+import { lazyText, pendingBodyTexts, pendingText, type PendingText } from '../protocols/http/lazy-text.js';
+
+/**
+ * Writes the JSON string body (no quotes) of src's UTF-8 text, or of src in base64, at
+ * dst[offset]; returns the offset after it. Needs 6 bytes of room per byte of src.
+ */
+export type WriteJsonText = (src: Buffer, dst: Buffer, offset: number, base64: boolean) => number;
+
+/** JSON text can grow a byte of body to at most this many bytes (a control byte becomes \u00xx). */
+export const JSON_TEXT_GROWTH = 6;
+
+function loadWriter(): WriteJsonText | null {
+  const path = nativeAddonPath('json_text');
+  if (!existsSync(path)) return null;
+  try {
+    return (createRequire(import.meta.url)(path) as { writeJsonText: WriteJsonText }).writeJsonText;
+  } catch {
+    return null;
+  }
+}
+
+/** The addon's writer, or null where it is not built (then lines come from JSON.stringify alone). */
+export const nativeJsonText: WriteJsonText | null = loadWriter();
+
+/**
+ * The JSON line of `entry`, in parts: strings to write as UTF-8, and body texts still as
+ * bytes to write with WriteJsonText, in order. A body stands between the quotes of its string.
+ */
+export type JsonParts = (string | PendingText)[];
+
+/** A mark no body text can forge: what stands in for a body's text while the rest is serialized. */
+const MARK = `\u0000tapline-body-${randomUUID()}-`;
+
+export function entryJsonParts(entry: object, writer: WriteJsonText | null = nativeJsonText): JsonParts {
+  const bodies = writer === null ? [] : pendingBodyTexts(entry as { request?: unknown; response?: unknown });
+  if (bodies.length === 0) return [JSON.stringify(entry)];
+  const texts = bodies.map((rec) => pendingText(rec) as PendingText);
+  let json: string;
+  try {
+    bodies.forEach((rec, i) => Object.defineProperty(rec, 'text', { value: MARK + i, enumerable: true, configurable: true, writable: true }));
+    json = JSON.stringify(entry);
+  } finally {
+    bodies.forEach((rec, i) => lazyText(rec, texts[i].bytes, texts[i].base64));
+  }
+  // Each mark, quotes included, appears once; the body goes between the quotes.
+  const found = bodies.map((_, i) => {
+    const quoted = JSON.stringify(MARK + i);
+    return { at: json.indexOf(quoted), length: quoted.length, text: texts[i] };
+  });
+  if (found.some((f) => f.at === -1)) return [JSON.stringify(entry)]; // not reached by JSON.stringify (a toJSON on the way)
+  found.sort((a, b) => a.at - b.at);
+  const parts: JsonParts = [];
+  let from = 0;
+  for (const { at, length, text } of found) {
+    parts.push(json.slice(from, at + 1), text);
+    from = at + length - 1;
+  }
+  parts.push(json.slice(from));
+  return parts;
+}
