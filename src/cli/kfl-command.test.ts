@@ -15,6 +15,15 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 describe('tapline kfl check', () => {
+  test('--help prints the usage on stdout and exits 0; no subcommand is bad usage', async () => {
+    const help = await run(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.out, /^usage: tapline kfl check QUERY/);
+    assert.equal(help.err, '');
+    const none = await run([]);
+    assert.equal(none.code, 1);
+    assert.match(none.err, /^usage: /);
+  });
   test('prints the normalised expression, plan and warnings', async () => {
     const r = await run(['check', 'http and response.status >= 500 and limit(5)']);
     assert.equal(r.code, 0);

@@ -9,9 +9,13 @@ import { compile, fieldCatalogue, formatKflError, KflError, type FieldInfo } fro
 const USAGE = `usage: tapline kfl check QUERY [--json]
        tapline kfl fields [--json] [--protocol P]`;
 
-/** Exit codes: 0 fine, 1 bad usage, 2 the query is not valid KFL. */
+/** Exit codes: 0 fine (and --help, on stdout), 1 bad usage, 2 the query is not valid KFL. */
 export async function runKflCommand(args: string[], out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    out.write(USAGE + '\n');
+    return 0;
+  }
   const flags = parseFlags(rest);
   if (!flags) {
     err.write(USAGE + '\n');
