@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { join } from 'node:path';
+import { readCaptureFile } from '../capture/index.js';
 import { prng } from '../common/prng.js';
+import type { Entry } from '../entries/index.js';
+import { createPipeline } from '../pipeline/index.js';
+import { repoRoot } from '../../test/support/paths.js';
 import { lazyText, pendingBodyTexts, pendingText } from '../protocols/http/lazy-text.js';
 import { entryJsonParts, JSON_TEXT_GROWTH, nativeJsonText, type JsonParts, type WriteJsonText } from './json-line.js';
 
@@ -147,6 +152,30 @@ describe('entryJsonParts', () => {
     assert.equal((read.response as { content: { text: string } }).content.text, '"r"');
     assert.deepEqual(entryJsonParts(read, writer), [JSON.stringify(read)]);
   });
+});
+
+describe('lines of real captures', () => {
+  const entriesOf = async (file: string, lazyBodyText: boolean, maxBodyText: number): Promise<Entry[]> => {
+    const out: Entry[] = [];
+    const p = createPipeline({ nodeName: 't', settings: { maxBodyText, lazyBodyText }, onEntry: (e) => out.push(e) });
+    await readCaptureFile(file, p.push);
+    p.finish();
+    return out;
+  };
+
+  for (const file of ['src/protocols/http/fixtures/nginx.pcap', 'examples/demo.pcapng']) {
+    test(`${file}: each line written from the bytes is the JSON.stringify of the eager entry, at two text caps`, async () => {
+      for (const maxBodyText of [64, 65536]) {
+        const eager = await entriesOf(join(repoRoot, file), false, maxBodyText);
+        const lazy = await entriesOf(join(repoRoot, file), true, maxBodyText);
+        assert.equal(eager.filter((e) => pendingBodyTexts(e).length > 0).length, 0, 'lazy text only when asked for');
+        const withBodies = lazy.filter((e) => pendingBodyTexts(e).length > 0).length;
+        assert.ok(withBodies >= 5, `${withBodies} entries with body text still as bytes`);
+        assert.equal(lazy.length, eager.length);
+        lazy.forEach((e, i) => assert.equal(render(entryJsonParts(e, writer)), JSON.stringify(eager[i]), `entry ${i} at cap ${maxBodyText}`));
+      }
+    });
+  }
 });
 
 describe('lazyText', () => {

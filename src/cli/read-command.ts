@@ -130,7 +130,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   }
   const flowSettings = {
     nodeName: values.node ?? hostname(),
-    settings: { maxBodyText, pairTimeoutSec, ...overrides.settings },
+    settings: { maxBodyText, pairTimeoutSec, lazyBodyText: true, ...overrides.settings },
     reassemblyLimits: overrides.reassemblyLimits,
     protocolLimits: overrides.protocolLimits,
     detection: overrides.detection,

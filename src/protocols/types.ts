@@ -60,12 +60,20 @@ export interface ParserSettings {
    * whose entries are read from the store; an entry as emitted then holds `deferred` data.
    */
   deferGzipBodies: boolean;
+  /**
+   * Body text stays bytes until it is read (lazyText in src/protocols/http/lazy-text.ts):
+   * `tapline read` sets it, whose JSON printer writes the bytes without making the string.
+   * Where every entry's text is read anyway (the tap serializes each entry for its store)
+   * it would only add the cost of the accessor.
+   */
+  lazyBodyText: boolean;
 }
 
 export const defaultParserSettings: ParserSettings = {
   maxBodyText: 64 * 1024,
   pairTimeoutSec: 10,
   deferGzipBodies: false,
+  lazyBodyText: false,
 };
 
 /** An incremental parser for one flow: bytes in (by direction), items out through ctx.emit. */

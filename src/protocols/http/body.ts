@@ -362,14 +362,20 @@ export function replayDeferred(d: DeferredBody): BodyResult {
   return c.finish(d.complete && (!d.overflow || c.stoppedEarly));
 }
 
-/** HAR's postData / content of a decoded body: text when the media type is text, base64 otherwise; cut at the cap and marked. */
-export function bodyContent(mimeType: string, body: BodyResult, withSize: boolean): Record<string, unknown> {
+/**
+ * HAR's postData / content of a decoded body: text when the media type is text, base64
+ * otherwise; cut at the cap and marked. With `lazy` the text stays bytes until read (lazyText).
+ */
+export function bodyContent(mimeType: string, body: BodyResult, withSize: boolean, lazy = false): Record<string, unknown> {
   const rec: Record<string, unknown> = { mimeType };
   if (withSize) rec.size = body.size;
   const text = !body.raw && (mimeType !== '' ? isTextMime(mimeType) : looksLikeText(body.kept));
-  if (text) lazyText(rec, body.kept.subarray(0, utf8PrefixEnd(body.kept, body.truncated)));
-  else {
-    lazyText(rec, body.kept, true);
+  if (text) {
+    if (lazy) lazyText(rec, body.kept.subarray(0, utf8PrefixEnd(body.kept, body.truncated)));
+    else rec.text = utf8Prefix(body.kept, body.truncated);
+  } else {
+    if (lazy) lazyText(rec, body.kept, true);
+    else rec.text = body.kept.toString('base64');
     rec.encoding = 'base64';
   }
   if (body.truncated) rec.truncated = true;

@@ -162,12 +162,15 @@ export class HttpParser implements ProtocolParser {
   private readonly cap: number;
   /** gzip bodies are recorded, not inflated (ParserSettings.deferGzipBodies). */
   private readonly deferGzip: boolean;
+  /** Body text left as bytes until read (ParserSettings.lazyBodyText). */
+  private readonly lazyText: boolean;
   private readonly timeoutSec: number;
 
   constructor(private readonly ctx: ParserContext) {
     this.limits = { ...defaultHttpLimits, ...(ctx.limits as Partial<HttpLimits>) };
     this.cap = ctx.settings.maxBodyText;
     this.deferGzip = ctx.settings.deferGzipBodies;
+    this.lazyText = ctx.settings.lazyBodyText;
     this.timeoutSec = ctx.settings.pairTimeoutSec;
     this.maxStartLine = Math.min(this.limits.maxStartLine, this.limits.maxHeaderBytes - 2);
   }
@@ -1128,7 +1131,7 @@ export class HttpParser implements ProtocolParser {
   /** HAR's postData / content (bodyContent); a deferred body's only says what resolveDeferred needs. */
   private bodyRecord(mimeType: string, body: BodyResult, withSize: boolean): Record<string, unknown> {
     if (body.deferred !== undefined) return { mimeType, deferred: body.deferred };
-    return bodyContent(mimeType, body, withSize);
+    return bodyContent(mimeType, body, withSize, this.lazyText);
   }
 
   private shutdown(): void {
