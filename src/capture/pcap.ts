@@ -7,6 +7,7 @@
  */
 import { CaptureFileError, type CaptureInterface } from './types.js';
 import type { ReaderContext, RecordReader } from './record-reader.js';
+import { u16be, u16le, u32be, u32le } from '../common/bytes.js';
 
 export const PCAP_FILE_HEADER_LENGTH = 24;
 
@@ -88,14 +89,14 @@ export class PcapReader implements RecordReader {
 
   private readHeader(buf: Buffer, pos: number, base: number): void {
     const le = this.le;
-    const major = le ? buf.readUInt16LE(pos + 4) : buf.readUInt16BE(pos + 4);
+    const major = le ? u16le(buf, pos + 4) : u16be(buf, pos + 4);
     // draft-ietf-opsawg-pcap §4: "Major Version (16 bits): ... The value for the current
     // version of the format is 2."
     if (major !== 2) {
       throw new CaptureFileError('pcap.bad_version', base + pos + 4, `pcap major version ${major} is not 2`);
     }
-    const snapLen = le ? buf.readUInt32LE(pos + 16) : buf.readUInt32BE(pos + 16);
-    const linkField = le ? buf.readUInt32LE(pos + 20) : buf.readUInt32BE(pos + 20);
+    const snapLen = le ? u32le(buf, pos + 16) : u32be(buf, pos + 16);
+    const linkField = le ? u32le(buf, pos + 20) : u32be(buf, pos + 20);
     // draft-ietf-opsawg-pcap §4: "LinkType (16 bits): ... the link-layer header type"
     // sits in the low 16 bits; the upper bits carry the optional FCS length.
     this.describe(linkField & 0xffff, snapLen);
@@ -128,16 +129,16 @@ export class PcapReader implements RecordReader {
         this.need = hdrLen;
         return pos;
       }
-      const capLen = le ? buf.readUInt32LE(pos + 8) : buf.readUInt32BE(pos + 8);
+      const capLen = le ? u32le(buf, pos + 8) : u32be(buf, pos + 8);
       if (capLen > snapLen) this.overSnapLen(capLen, maxCap, base + pos);
       const total = hdrLen + capLen;
       if (avail < total) {
         this.need = total;
         return pos;
       }
-      const origLen = le ? buf.readUInt32LE(pos + 12) : buf.readUInt32BE(pos + 12);
-      let tsSec = le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos);
-      let frac = le ? buf.readUInt32LE(pos + 4) : buf.readUInt32BE(pos + 4);
+      const origLen = le ? u32le(buf, pos + 12) : u32be(buf, pos + 12);
+      let tsSec = le ? u32le(buf, pos) : u32be(buf, pos);
+      let frac = le ? u32le(buf, pos + 4) : u32be(buf, pos + 4);
       if (frac >= this.fracLimit) {
         // A fraction of a whole second or more: carry it into the seconds so tsNsec
         // stays within 0..999_999_999.

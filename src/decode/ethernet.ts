@@ -1,5 +1,6 @@
 import { nextForEtherType } from './ethertype.js';
 import { Next, Outcome, type LayerState } from './state.js';
+import { u16be } from '../common/bytes.js';
 
 const ETHERNET_HEADER_LEN = 14;
 
@@ -12,7 +13,7 @@ const ETHERNET_HEADER_LEN = 14;
  */
 export function decodeEthernet(s: LayerState): number {
   if (s.end - s.off < ETHERNET_HEADER_LEN) return s.fail(Outcome.TRUNCATED, 'ethernet.truncated');
-  const type = s.buf.readUInt16BE(s.off + 12);
+  const type = u16be(s.buf, s.off + 12);
   s.off += ETHERNET_HEADER_LEN;
   if (type < 0x0600) {
     if (type <= 1500) return s.fail(Outcome.NON_IP, 'ethernet.ieee8023_skipped');

@@ -1,3 +1,4 @@
+import { u32be } from '../common/bytes.js';
 /** Decimal text of every octet, so a dotted quad is four lookups and three joins. */
 const OCTET: string[] = Array.from({ length: 256 }, (_, i) => String(i));
 
@@ -8,7 +9,7 @@ const IPV4_CACHE_LIMIT = 65536;
 
 /** Dotted-quad text of the IPv4 address at `buf[off, off + 4)`; the caller checks bounds. */
 export function ipv4Text(buf: Buffer, off: number): string {
-  const n = buf.readUInt32BE(off);
+  const n = u32be(buf, off);
   let text = ipv4Cache.get(n);
   if (text === undefined) {
     text = OCTET[buf[off]] + '.' + OCTET[buf[off + 1]] + '.' + OCTET[buf[off + 2]] + '.' + OCTET[buf[off + 3]];

@@ -1,6 +1,7 @@
 import { ipv4Text } from './ip-text.js';
 import { Next, Outcome, takeFragment, type LayerState } from './state.js';
 import { IpProto } from './types.js';
+import { u16be } from '../common/bytes.js';
 
 /**
  * IPv4 (RFC 791 3.1). The header checksum is not verified: captures taken on the
@@ -21,7 +22,7 @@ export function decodeIpv4(s: LayerState): number {
   if (s.end - off < headerLen) {
     return s.wantEnd - off < headerLen ? s.fail(Outcome.MALFORMED, 'ipv4.bad_header_length') : s.fail(Outcome.TRUNCATED, 'ipv4.truncated');
   }
-  let totalLen = buf.readUInt16BE(off + 2);
+  let totalLen = u16be(buf, off + 2);
   if (totalLen === 0) {
     // TCP segmentation offload and BIG TCP (Linux 6.3+) hand the capture a datagram
     // larger than 65535 with a total length of 0: the frame says how long it is.
@@ -45,10 +46,10 @@ export function decodeIpv4(s: LayerState): number {
   s.off = off + headerLen;
 
   // "More Fragments" is bit 2 of the flags; the offset counts 8-octet units.
-  const fragField = buf.readUInt16BE(off + 6);
+  const fragField = u16be(buf, off + 6);
   if ((fragField & 0x3fff) !== 0) {
     if (s.end < s.wantEnd) return s.fail(Outcome.TRUNCATED, 'ip.frag_truncated');
-    const id = buf.readUInt16BE(off + 4);
+    const id = u16be(buf, off + 4);
     const key = '4|' + out.srcIp + '|' + out.dstIp + '|' + proto + '|' + id;
     if (!takeFragment(s, key, (fragField & 0x1fff) * 8, (fragField & 0x2000) !== 0)) return Next.STOP;
   }

@@ -1,4 +1,5 @@
 import { Next, Outcome, type LayerState } from './state.js';
+import { u16be, u32be } from '../common/bytes.js';
 
 /**
  * TCP (RFC 9293 3.1). "Data Offset (DOffset): 4 bits. The number of 32-bit words in the
@@ -15,12 +16,12 @@ export function decodeTcp(s: LayerState): number {
   const headerLen = (buf[off + 12] >> 4) * 4;
   if (headerLen < 20 || s.wantEnd - off < headerLen) return s.fail(Outcome.MALFORMED, 'tcp.bad_data_offset');
   if (s.end - off < headerLen) return s.fail(Outcome.TRUNCATED, 'tcp.truncated');
-  out.srcPort = buf.readUInt16BE(off);
-  out.dstPort = buf.readUInt16BE(off + 2);
-  out.seq = buf.readUInt32BE(off + 4);
-  out.ack = buf.readUInt32BE(off + 8);
+  out.srcPort = u16be(buf, off);
+  out.dstPort = u16be(buf, off + 2);
+  out.seq = u32be(buf, off + 4);
+  out.ack = u32be(buf, off + 8);
   out.tcpFlags = buf[off + 13];
-  out.window = buf.readUInt16BE(off + 14);
+  out.window = u16be(buf, off + 14);
   out.payload = buf.subarray(off + headerLen, s.end);
   out.truncated = s.end < s.wantEnd;
   s.off = off + headerLen;

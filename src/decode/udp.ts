@@ -1,4 +1,5 @@
 import { Next, Outcome, type LayerState } from './state.js';
+import { u16be } from '../common/bytes.js';
 
 /**
  * UDP (RFC 768): source port, destination port, "Length is the length in octets of this
@@ -13,7 +14,7 @@ export function decodeUdp(s: LayerState): number {
   if (s.end - off < 8) {
     return s.wantEnd - off < 8 ? s.fail(Outcome.MALFORMED, 'udp.bad_length') : s.fail(Outcome.TRUNCATED, 'udp.truncated');
   }
-  let length = buf.readUInt16BE(off + 4);
+  let length = u16be(buf, off + 4);
   if (length === 0) {
     // RFC 2675 4: a UDP jumbogram sets the length to zero; so do UDP segmentation
     // offload and BIG TCP captures of tunnels (the IP layer then had a zero length too).
@@ -24,8 +25,8 @@ export function decodeUdp(s: LayerState): number {
   }
   s.wantEnd = off + length;
   if (s.end > s.wantEnd) s.end = s.wantEnd;
-  out.srcPort = buf.readUInt16BE(off);
-  out.dstPort = buf.readUInt16BE(off + 2);
+  out.srcPort = u16be(buf, off);
+  out.dstPort = u16be(buf, off + 2);
   s.off = off + 8;
   out.payload = buf.subarray(s.off, s.end);
   out.truncated = s.end < s.wantEnd;

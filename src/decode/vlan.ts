@@ -1,5 +1,6 @@
 import { nextForEtherType } from './ethertype.js';
 import { Outcome, type LayerState } from './state.js';
+import { u16be } from '../common/bytes.js';
 
 /** Tags kept per packet; deeper stacks are still walked but not recorded. */
 const MAX_RECORDED_TAGS = 8;
@@ -11,8 +12,8 @@ const MAX_RECORDED_TAGS = 8;
  */
 export function decodeVlan(s: LayerState): number {
   if (s.end - s.off < 4) return s.fail(Outcome.TRUNCATED, 'vlan.truncated');
-  const tci = s.buf.readUInt16BE(s.off);
-  const type = s.buf.readUInt16BE(s.off + 2);
+  const tci = u16be(s.buf, s.off);
+  const type = u16be(s.buf, s.off + 2);
   s.off += 4;
   const vlans = s.out.vlans;
   if (vlans.length < MAX_RECORDED_TAGS) vlans.push(tci & 0x0fff);

@@ -12,6 +12,7 @@
 import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { ipv4Bytes, ipv6Bytes } from './ip-bytes.js';
+import { put32le } from '../common/bytes.js';
 
 export const BLOCK_SHB = 0x0a0d0d0a;
 export const BLOCK_IDB = 0x00000001;
@@ -236,13 +237,13 @@ export class PcapngWriter {
     const b = this.reserve(len);
     const start = this.pos;
     nanosToHiLo(tsSec, tsNsec, this.ts);
-    b.writeUInt32LE(BLOCK_EPB, start);
-    b.writeUInt32LE(len, start + 4);
-    b.writeUInt32LE(interfaceId >>> 0, start + 8);
-    b.writeUInt32LE(this.ts.hi >>> 0, start + 12);
-    b.writeUInt32LE(this.ts.lo >>> 0, start + 16);
-    b.writeUInt32LE(capLen, start + 20);
-    b.writeUInt32LE(Math.max(origLen, capLen) >>> 0, start + 24);
+    put32le(b, start, BLOCK_EPB);
+    put32le(b, start + 4, len);
+    put32le(b, start + 8, interfaceId >>> 0);
+    put32le(b, start + 12, this.ts.hi >>> 0);
+    put32le(b, start + 16, this.ts.lo >>> 0);
+    put32le(b, start + 20, capLen);
+    put32le(b, start + 24, Math.max(origLen, capLen) >>> 0);
     data.copy(b, start + EPB_HEADER_BYTES);
     let o = start + EPB_HEADER_BYTES + capLen;
     for (; o < start + EPB_HEADER_BYTES + padded; o++) b[o] = 0;
@@ -255,7 +256,7 @@ export class PcapngWriter {
       b.writeUInt32LE(0, o); // opt_endofopt
       o += 4;
     }
-    b.writeUInt32LE(len, o);
+    put32le(b, o, len);
     this.pos += len;
     return this.flushed + start;
   }
