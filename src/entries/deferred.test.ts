@@ -54,7 +54,8 @@ function chunked(b: Buffer): Buffer {
 const corrupt = Buffer.from(gz);
 corrupt[200] ^= 0xff;
 
-const CASES: { name: string; steps: Step[]; limits?: Record<string, number> }[] = [
+/** `atOnce`: the body does not open with a gzip member header, so even a deferring parser decodes it at once. */
+const CASES: { name: string; steps: Step[]; limits?: Record<string, number>; atOnce?: true }[] = [
   { name: 'a whole body', steps: [step(0, GET), step(1, gzipHead(gz.length)), ...pieces(1, gz)] },
   { name: 'chunked', steps: [step(0, GET), step(1, gzipHead('chunked')), ...pieces(1, chunked(gz))] },
   { name: 'corrupt inside the deflate data', steps: [step(0, GET), step(1, gzipHead(corrupt.length)), ...pieces(1, corrupt), step(0, GET), step(1, 'HTTP/1.1 204 No Content\r\n\r\n')] },
@@ -67,6 +68,10 @@ const CASES: { name: string; steps: Step[]; limits?: Record<string, number> }[] 
     name: 'a request body',
     steps: [step(0, `POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nContent-Length: ${gz.length}\r\n\r\n`), ...pieces(0, gz), step(1, 'HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n')],
   },
+  { name: 'plain text sent as gzip', steps: [step(0, GET), step(1, gzipHead(json.length)), ...pieces(1, json)], atOnce: true },
+  { name: 'a gap where the body starts', steps: [step(0, GET), step(1, gzipHead(gz.length)), { dir: 1, gap: 1000 }, step(1, gz.subarray(1000))], atOnce: true },
+  { name: 'an empty body', steps: [step(0, GET), step(1, gzipHead(0)), step(0, GET), step(1, gzipHead(gz.length)), ...pieces(1, gz)] },
+  { name: 'reserved header flags set', steps: [step(0, GET), step(1, gzipHead(gz.length)), step(1, Buffer.from([0x1f, 0x8b, 8, 0x20])), ...pieces(1, gz.subarray(4))], atOnce: true },
 ];
 
 describe('deferred gzip bodies read back as the parser decodes them at once', () => {
@@ -85,9 +90,11 @@ describe('deferred gzip bodies read back as the parser decodes them at once', ()
           const want = { request: item.request, response: item.response, issues: item.issues };
           assert.deepEqual(normalized(JSON.parse(JSON.stringify(resolveDeferred(entry)))), normalized(JSON.parse(JSON.stringify(want))), `exchange ${i}`);
         });
-        assert.equal(withDeferred, 1, 'one exchange had its gzip body deferred');
-        // Found at once, counted at once: only what decoding finds waits for the reader.
-        assert.deepEqual(deferred.weirds, eager.weirds.filter((w) => w !== 'http.bad_content_encoding' && w !== 'http.decode_limit'));
+        assert.equal(withDeferred, c.atOnce ? 0 : 1, c.atOnce ? 'decoded at once' : 'one exchange had its gzip body deferred');
+        // Found at once, counted at once: only what decoding finds past a good start waits for the reader.
+        const later = (w: string) => w === 'http.bad_content_encoding' || w === 'http.decode_limit';
+        assert.deepEqual(deferred.weirds, c.atOnce ? eager.weirds : eager.weirds.filter((w) => !later(w)));
+        if (c.atOnce) assert.ok(eager.weirds.some(later) || eager.items.some((it) => it.issues?.includes('tcp.gap')), 'a case that shows something');
       });
     }
   }

@@ -346,10 +346,21 @@ export class DeferredGzipBody {
       tail: Buffer.from(this.tail.bytes.subarray(0, this.tail.length)),
       complete,
     };
+    // A body that does not open with a gzip member header (a server that says gzip and
+    // sends plain text, an empty or tiny body, a gap at the start) is decoded now: it
+    // fails or ends within its first bytes, so it costs next to nothing, and its issues
+    // are counted with the rest of dissection's (the tap's /metrics) rather than found
+    // only when the entry is read. What is left deferred is a well-formed start.
+    if (!opensGzipMember(deferred.bytes)) return replayDeferred(deferred);
     return { size: 0, kept: EMPTY, truncated: false, raw: false, issues: this.issues, deferred };
   }
 
   dispose(): void {}
+}
+
+/** RFC 1952 2.3: a member opens with ID1 ID2 (1f 8b), CM 8 (deflate) and FLG with its reserved bits 5-7 clear, in a 10-byte header. */
+function opensGzipMember(b: Buffer): boolean {
+  return b.length >= 10 && b[0] === 0x1f && b[1] === 0x8b && b[2] === 8 && (b[3] & 0xe0) === 0;
 }
 
 /** What BodyCollector would have made of a deferred body. */
