@@ -37,7 +37,7 @@ export class FdLineWriter {
   constructor(
     private readonly fd: number,
     private readonly shared: SharedOutput,
-    blockSize = 1 << 20,
+    private readonly blockSize = 1 << 20,
   ) {
     this.buf = Buffer.allocUnsafe(blockSize);
   }
@@ -76,6 +76,7 @@ export class FdLineWriter {
   private reserve(bytes: number): void {
     if (this.pos + bytes <= this.buf.length) return;
     this.flush();
+    // A line larger than a block gets a buffer of its own, given back at the next flush.
     if (bytes > this.buf.length) this.buf = Buffer.allocUnsafe(bytes);
   }
 
@@ -97,6 +98,7 @@ export class FdLineWriter {
       this.unlock();
       this.pos = 0;
       this.lines = 0;
+      if (this.buf.length > this.blockSize) this.buf = Buffer.allocUnsafe(this.blockSize);
     }
   }
 

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCaptureFile } from '../capture/index.js';
 import { prng } from '../common/prng.js';
@@ -7,6 +9,7 @@ import type { Entry } from '../entries/index.js';
 import { createPipeline } from '../pipeline/index.js';
 import { repoRoot } from '../../test/support/paths.js';
 import { lazyText, pendingBodyTexts, pendingText } from '../protocols/http/lazy-text.js';
+import { createSharedOutput, FdLineWriter } from './fd-writer.js';
 import { entryJsonParts, JSON_TEXT_GROWTH, nativeJsonText, type JsonParts, type WriteJsonText } from './json-line.js';
 
 // The addon is built by `npm run build`; without it every line would take the JSON.stringify path.
@@ -151,6 +154,31 @@ describe('entryJsonParts', () => {
     const read = httpEntry(null, Buffer.from('"r"'), false);
     assert.equal((read.response as { content: { text: string } }).content.text, '"r"');
     assert.deepEqual(entryJsonParts(read, writer), [JSON.stringify(read)]);
+  });
+});
+
+describe('FdLineWriter.lineParts', () => {
+  test('writes lines of parts, smaller and far larger than its block, as JSON.stringify would', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapline-lines-'));
+    try {
+      const file = join(dir, 'out.jsonl');
+      const fd = openSync(file, 'w');
+      const out = new FdLineWriter(fd, createSharedOutput(undefined), 64);
+      const bodies = [Buffer.from('small "one"'), Buffer.from('\u0001\n"\\ caf\u00e9 '.repeat(20000)), Buffer.from([0xff, 0x00, 0x41]), Buffer.alloc(0)];
+      const want: string[] = [];
+      for (const [i, b] of bodies.entries()) {
+        const entry = httpEntry(null, b, i === 2);
+        want.push(JSON.stringify(httpEntry(null, b, i === 2)));
+        out.lineParts(entryJsonParts(entry, writer), writer);
+      }
+      out.line('{"last":true}');
+      want.push('{"last":true}');
+      out.flush();
+      closeSync(fd);
+      assert.equal(readFileSync(file, 'utf8'), want.join('\n') + '\n');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
