@@ -15,6 +15,12 @@
       "sources": ["json_text.cc"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
       "defines": ["NAPI_VERSION=8"]
+    },
+    {
+      "target_name": "json_text_portable",
+      "sources": ["json_text.cc"],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra"],
+      "defines": ["NAPI_VERSION=8", "TAPLINE_NO_SIMD"]
     }
   ]
 }

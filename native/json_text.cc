@@ -13,14 +13,15 @@
 //   JSON.stringify's forms (\b \t \n \f \r, else \u00xx in lower-case hex).
 // Bodies that are not text are written in base64 the same way (Buffer#toString('base64')).
 // No library does this: simdutf validates and transcodes but does not escape, and JSON
-// writers take strings. The oracle is V8 itself (src/cli/json-text.test.ts).
+// writers take strings. The oracle is V8 itself (src/cli/json-line.test.ts), for this
+// file built as it is and built with TAPLINE_NO_SIMD (the portable path other CPUs take).
 
 #include <node_api.h>
 
 #include <cstdint>
 #include <cstring>
 
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(TAPLINE_NO_SIMD)
 #include <emmintrin.h>
 #endif
 
@@ -35,7 +36,8 @@ struct Table {
 };
 constexpr Table kTable;
 
-// For each ASCII byte, what JSON text it becomes (up to 6 bytes, in 8) and how long that is.
+// For each ASCII byte, what JSON text it becomes (up to 6 bytes, kept in the memory order
+// of one 8-byte word so that one load and one store copy it) and how long that is.
 struct Escapes {
   uint64_t seq[128];
   uint8_t len[128];
@@ -59,7 +61,13 @@ struct Escapes {
         out[n++] = static_cast<uint8_t>(b);
       }
       uint64_t v = 0;
-      for (int k = 7; k >= 0; k--) v = (v << 8) | out[k];  // little-endian: out[0] first in memory
+      for (int k = 0; k < 8; k++) {
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        v = (v << 8) | out[k];
+#else
+        v |= static_cast<uint64_t>(out[k]) << (8 * k);
+#endif
+      }
       seq[b] = v;
       len[b] = static_cast<uint8_t>(n);
     }
@@ -67,7 +75,11 @@ struct Escapes {
 };
 constexpr Escapes kEscapes;
 
-#if !(defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#if defined(__SSE2__) && !defined(TAPLINE_NO_SIMD)
+#define TAPLINE_SSE2 1
+#endif
+
+#if !defined(TAPLINE_SSE2)
 constexpr uint64_t kOnes = 0x0101010101010101ULL;
 constexpr uint64_t kHighs = 0x8080808080808080ULL;
 
@@ -89,7 +101,7 @@ size_t Escape(const uint8_t* src, size_t n, uint8_t* dst) {
   while (i < n) {
     // Runs of plain ASCII, 16 bytes at a time: the 16 are stored whatever they hold (dst
     // has 6 bytes of room per byte left) and `out` moves past the plain ones.
-#if defined(__SSE2__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(TAPLINE_SSE2)
     // Stops 17 bytes from the end: the table path stores 8 bytes for the last of the 16,
     // which needs 2 bytes past the 6 per byte the caller leaves room for.
     while (i + 17 <= n) {

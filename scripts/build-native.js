@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Builds the native addons (native/: the libpcap binding and the JSON text writer) with node-gyp when a source is newer than a build.
+// Builds the native addons (native/: the libpcap binding and the JSON text writer, also built without SIMD for its tests) with node-gyp when a source is newer than a build.
 import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-const outs = ['native/build/Release/pcap_binding.node', 'native/build/Release/json_text.node'];
+const outs = ['pcap_binding', 'json_text', 'json_text_portable'].map((name) => `native/build/Release/${name}.node`);
 const sources = ['native/binding.gyp', 'native/pcap_binding.cc', 'native/json_text.cc'];
 const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));
 const stale = outs.some((out) => !existsSync(out) || newest > statSync(out).mtimeMs);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCaptureFile } from '../capture/index.js';
+import { nativeAddonPath } from '../common/native.js';
 import { prng } from '../common/prng.js';
 import type { Entry } from '../entries/index.js';
 import { createPipeline } from '../pipeline/index.js';
@@ -14,6 +16,13 @@ import { entryJsonParts, JSON_TEXT_GROWTH, nativeJsonText, type JsonParts, type 
 
 // The addon is built by `npm run build`; without it every line would take the JSON.stringify path.
 const writer = nativeJsonText as WriteJsonText;
+
+/** The same source built with TAPLINE_NO_SIMD: the path CPUs without SSE2 (arm64 nodes) take. */
+const portable = (createRequire(import.meta.url)(nativeAddonPath('json_text_portable')) as { writeJsonText: WriteJsonText }).writeJsonText;
+const BUILDS: [string, WriteJsonText][] = [
+  ['json_text', writer],
+  ['json_text_portable', portable],
+];
 
 /** What JSON.stringify writes between the quotes for the text of `bytes`: the oracle. */
 function v8Text(bytes: Buffer, base64: boolean): Buffer {
@@ -30,11 +39,11 @@ function ints(seed: number): { int(n: number): number } {
 }
 
 /** The addon's text of `bytes`, written into exactly the room it asks for, with canaries around. */
-function nativeText(bytes: Buffer, base64: boolean): Buffer {
+function nativeText(bytes: Buffer, base64: boolean, write: WriteJsonText = writer): Buffer {
   const room = bytes.length * JSON_TEXT_GROWTH;
   const outer = Buffer.alloc(room + 32, CANARY);
   const dst = outer.subarray(16, 16 + room);
-  const end = writer(bytes, dst, 0, base64);
+  const end = write(bytes, dst, 0, base64);
   for (let i = 0; i < 16; i++) assert.equal(outer[i], CANARY, 'wrote before dst');
   for (let i = 16 + room; i < outer.length; i++) assert.equal(outer[i], CANARY, `wrote past dst (${bytes.toString('hex')})`);
   return Buffer.from(dst.subarray(0, end));
@@ -51,61 +60,65 @@ const PIECES: number[][] = [
   [0xf0, 0x8f], [0xf4, 0x90, 0x80, 0x80], [0xf5], [0xff], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3],
 ];
 
-describe('the json_text addon', () => {
-  test('is built', () => {
-    assert.equal(typeof nativeJsonText, 'function', 'native/build/Release/json_text.node did not load: run npm run build');
-  });
-
-  test('writes what JSON.stringify writes for the UTF-8 text of any bytes, and never past its room', () => {
-    const rand = ints(0x150a);
-    for (let t = 0; t < 20000; t++) {
-      let bytes: Buffer;
-      if (t % 3 === 0) {
-        bytes = Buffer.alloc(rand.int(200));
-        for (let i = 0; i < bytes.length; i++) bytes[i] = rand.int(256);
-      } else {
-        const parts: number[] = [];
-        const n = rand.int(t % 3 === 1 ? 12 : 60);
-        for (let i = 0; i < n; i++) parts.push(...PIECES[rand.int(PIECES.length)]);
-        bytes = Buffer.from(parts);
-      }
-      assert.deepEqual(nativeText(bytes, false), v8Text(bytes, false), `bytes ${bytes.toString('hex')}`);
-    }
-  });
-
-  test('writes long bodies of each kind as JSON.stringify does', () => {
-    const json = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `item "${i}"\\`, note: 'a\nb\tc' }))));
-    const html = Buffer.from('<p>caf\u00e9 \u20ac \u{1f600}</p>\n'.repeat(3000));
-    const ascii = Buffer.from('x'.repeat(100_003));
-    for (const b of [json, html, ascii, Buffer.alloc(0)]) assert.deepEqual(nativeText(b, false), v8Text(b, false));
-  });
-
-  test('fills its room exactly when every byte is escaped at full length, and no more', () => {
-    for (let n = 0; n <= 70; n++) {
-      for (const fill of [0x01, 0x22, 0x80]) {
-        const b = Buffer.alloc(n, fill);
-        assert.deepEqual(nativeText(b, false), v8Text(b, false), `${n} bytes of ${fill}`);
-      }
-    }
-  });
-
-  test('writes base64 as Buffer#toString does', () => {
-    const rand = ints(64);
-    for (let n = 0; n < 300; n++) {
-      const b = Buffer.alloc(n);
-      for (let i = 0; i < n; i++) b[i] = rand.int(256);
-      assert.deepEqual(nativeText(b, true), v8Text(b, true));
-    }
-  });
-
-  test('says what is wrong with its arguments', () => {
-    const call = writer as unknown as (...a: unknown[]) => number;
-    assert.throws(() => call('text', Buffer.alloc(10), 0, false), /src must be a Buffer/);
-    assert.throws(() => call(Buffer.alloc(2), Buffer.alloc(11), 0, false), /6 bytes free per byte of src/);
-    assert.throws(() => call(Buffer.alloc(1), Buffer.alloc(6), 7, false), /offset must be a number within dst/);
-    assert.throws(() => call(Buffer.alloc(1), Buffer.alloc(6), 0), /four arguments/);
-  });
+test('the json_text addon is built', () => {
+  assert.equal(typeof nativeJsonText, 'function', 'native/build/Release/json_text.node did not load: run npm run build');
 });
+
+for (const [build, write] of BUILDS) {
+  describe(`the ${build} addon`, () => {
+    const text = (bytes: Buffer, base64 = false) => nativeText(bytes, base64, write);
+
+    test('writes what JSON.stringify writes for the UTF-8 text of any bytes, and never past its room', () => {
+      const rand = ints(0x150a);
+      for (let t = 0; t < 20000; t++) {
+        let bytes: Buffer;
+        if (t % 3 === 0) {
+          bytes = Buffer.alloc(rand.int(200));
+          for (let i = 0; i < bytes.length; i++) bytes[i] = rand.int(256);
+        } else {
+          const parts: number[] = [];
+          const n = rand.int(t % 3 === 1 ? 12 : 60);
+          for (let i = 0; i < n; i++) parts.push(...PIECES[rand.int(PIECES.length)]);
+          bytes = Buffer.from(parts);
+        }
+        assert.deepEqual(text(bytes), v8Text(bytes, false), `bytes ${bytes.toString('hex')}`);
+      }
+    });
+
+    test('writes long bodies of each kind as JSON.stringify does', () => {
+      const json = Buffer.from(JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ id: i, name: `item "${i}"\\`, note: 'a\nb\tc' }))));
+      const html = Buffer.from('<p>caf\u00e9 \u20ac \u{1f600}</p>\n'.repeat(3000));
+      const ascii = Buffer.from('x'.repeat(100_003));
+      for (const b of [json, html, ascii, Buffer.alloc(0)]) assert.deepEqual(text(b), v8Text(b, false));
+    });
+
+    test('fills its room exactly when every byte is escaped at full length, and no more', () => {
+      for (let n = 0; n <= 70; n++) {
+        for (const fill of [0x01, 0x22, 0x80]) {
+          const b = Buffer.alloc(n, fill);
+          assert.deepEqual(text(b), v8Text(b, false), `${n} bytes of ${fill}`);
+        }
+      }
+    });
+
+    test('writes base64 as Buffer#toString does', () => {
+      const rand = ints(64);
+      for (let n = 0; n < 300; n++) {
+        const b = Buffer.alloc(n);
+        for (let i = 0; i < n; i++) b[i] = rand.int(256);
+        assert.deepEqual(text(b, true), v8Text(b, true));
+      }
+    });
+
+    test('says what is wrong with its arguments', () => {
+      const call = write as unknown as (...a: unknown[]) => number;
+      assert.throws(() => call('text', Buffer.alloc(10), 0, false), /src must be a Buffer/);
+      assert.throws(() => call(Buffer.alloc(2), Buffer.alloc(11), 0, false), /6 bytes free per byte of src/);
+      assert.throws(() => call(Buffer.alloc(1), Buffer.alloc(6), 7, false), /offset must be a number within dst/);
+      assert.throws(() => call(Buffer.alloc(1), Buffer.alloc(6), 0), /four arguments/);
+    });
+  });
+}
 
 /** A line of parts as FdLineWriter.lineParts writes it. */
 function render(parts: JsonParts): string {
