@@ -1,13 +1,15 @@
 /**
- * Body text that stays bytes until someone reads it.
+ * Body text that stays bytes until someone reads it (ParserSettings.lazyBodyText, which
+ * `tapline read` sets).
  *
- * A body's `text` is a property like any other to every reader (KFL, the store, the API),
- * but the parser only keeps the UTF-8 bytes: the string is made the first time `text` is
- * read. A writer that can put the bytes straight into its output (the JSON printer of
- * `tapline read`, through the json_text addon) asks for them with pendingBodyTexts and
- * never makes the string: on the benchmark capture, bodies are 129 M of the 160 M
+ * A body's `text` is a property like any other to every reader (a KFL filter, redaction,
+ * the table format), but the parser only keeps the UTF-8 bytes: the string is made the
+ * first time `text` is read. A writer that can put the bytes straight into its output
+ * (the JSON printer, through the json_text addon) asks for them with pendingBodyTexts
+ * and never makes the string: on the benchmark capture, bodies are 129 M of the 160 M
  * characters `read` prints, and making, escaping and encoding those strings was a
- * quarter of its time.
+ * quarter of its time. The tap does not use it: it serializes every entry for its
+ * store, which reads every text anyway, and the accessor then only costs time.
  */
 
 /** Where a body record keeps its bytes until `text` is read (not enumerable: JSON, copies and comparisons never see it). */
