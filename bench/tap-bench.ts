@@ -20,6 +20,7 @@ import { pcapFileHeader } from '../src/capture/capture-writer.js';
 import { benchStore } from '../src/store/bench.js';
 import { benchRing } from '../src/pcap/bench.js';
 import type { BenchContext, BenchSection } from './run.js';
+import { cpuBetween, threadCpuByName } from './threads.js';
 
 const taplineBin = join(repoRoot, 'bin', 'tapline.js');
 
@@ -312,6 +313,8 @@ interface LiveStep {
   /** Tapline only: entries in its store after it stopped, and seen live before the stop. */
   entries?: number;
   liveEntries?: number;
+  /** Tapline only: CPU seconds by thread from the replay's start until the tap settled (bench/threads.ts). */
+  cpu?: Record<string, number>;
   lossFree: boolean;
 }
 
@@ -379,6 +382,13 @@ const liveSection: BenchSection = {
         ratio = best.tapline.sentPps / best.tcpdump.sentPps;
         ctx.log(`  tapline / tcpdump = ${ratio.toFixed(2)}; target >= ${LIVE_RATE_TARGET}: ${ratio >= LIVE_RATE_TARGET ? 'met' : 'MISSED'}`);
       } else ctx.log(`  target >= ${LIVE_RATE_TARGET} of tcpdump: MISSED (no loss-free step for ${best.tapline ? 'tcpdump' : 'tapline'})`);
+      // Where the tap's CPU went in its highest loss-free step, from the replay's start until it settled (after the warm-up).
+      const shown = best.tapline ?? steps.find((st) => st.tool === 'tapline');
+      if (shown?.cpu) {
+        const total = Object.values(shown.cpu).reduce((a, b) => a + b, 0);
+        const parts = Object.entries(shown.cpu).sort((a, b) => (a[0] === 'other' ? 1 : b[0] === 'other' ? -1 : b[1] - a[1]));
+        ctx.log(`  tap CPU in the ${fmtInt(shown.sentPps)} pps step, by thread (from /proc): ${parts.map(([n, sec]) => `${n} ${sec.toFixed(2)} s`).join(', ')}; ${((total * 1e6) / packets).toFixed(1)} µs per packet`);
+      }
       ctx.log(`  load average after: ${loadAverage()}`);
       return { packets, referenceEntries: want, steps, best, ratio, targetMet: ratio !== null && ratio >= LIVE_RATE_TARGET };
     } finally {
@@ -409,13 +419,15 @@ async function liveTapStep(net: TestNet, file: string, rate: string, packets: nu
     if (w.packets !== warm.packets || w.drops.kernel + w.drops.interface + w.drops.tapline > 0) {
       throw new Error(`the warm-up itself was not loss-free: ${JSON.stringify(w.drops)}, ${w.packets} of ${warm.packets} packets`);
     }
+    const cpuBefore = threadCpuByName(tap.pid);
     const r = await replay(net, file, rate);
     const s = await tap.settle();
+    const cpu = cpuBetween(cpuBefore, threadCpuByName(tap.pid));
     await tap.stop();
     const entries = (await storedEntries(dataDir)) - warm.entries;
     const captured = s.packets - w.packets;
     const lossFree = captured === packets && r.failed === 0 && s.drops.kernel === 0 && s.drops.interface === 0 && s.drops.tapline === 0 && entries === want;
-    return { tool: 'tapline', asked: rate, sentPps: r.pps, sent: r.sent, captured, drops: s.drops, entries, liveEntries: s.entries - w.entries, lossFree };
+    return { tool: 'tapline', asked: rate, sentPps: r.pps, sent: r.sent, captured, drops: s.drops, entries, liveEntries: s.entries - w.entries, cpu, lossFree };
   } finally {
     await tap.stop();
     rmSync(dataDir, { recursive: true, force: true });

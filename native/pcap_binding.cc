@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <netpacket/packet.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -332,6 +333,8 @@ struct Session {
   }
 
   void Run() {
+    // As `top -H` shows it (Node names every thread "node"; see src/common/thread-name.ts).
+    pthread_setname_np(pthread_self(), "tl-pcap");
     const int pfd = pcap_get_selectable_fd(handle);
     struct pollfd fds[2];
     fds[0] = {pfd, POLLIN, 0};

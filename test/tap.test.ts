@@ -622,6 +622,11 @@ describe('tapline tap on a live link (network namespaces)', { skip: liveSkip }, 
     assert.ok(metric(m.body, 'tapline_ring_packets_total')! >= recorded);
   });
 
+  test('its threads are named for what they do (top -H, ps -L)', T, async () => {
+    const names = readdirSync(`/proc/${tap!.child.pid}/task`).map((t) => readFileSync(`/proc/${tap!.child.pid}/task/${t}/comm`, 'utf8').trim());
+    for (const name of ['tl-capture', 'tl-pcap', 'tl-dissect-1', 'tl-store']) assert.ok(names.includes(name), `${name} among ${names.join(' ')}`);
+  });
+
   test('after SIGKILL and a restart on the same data folder, entries and ring packets are all back', T, async () => {
     assert.equal(beforeKill.length, 12, 'the first test ran');
     assert.equal(exported.size, 3, 'the export tests ran');

@@ -3,7 +3,11 @@
 // faster than V8 collects it unless the heap is capped. The process's main thread only
 // relays signals.
 import { parentPort, workerData } from 'node:worker_threads';
+import { nameThread } from '../common/thread-name.js';
 import { runTapCommand } from './tap-command.js';
+
+// Capture, the packet ring and the API run here.
+nameThread('tl-capture');
 
 const { argv, isTTY } = workerData as { argv: string[]; isTTY: boolean };
 const stops = new Set<() => void>();

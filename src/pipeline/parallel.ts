@@ -1,6 +1,7 @@
 import { parentPort, workerData, type Worker } from 'node:worker_threads';
 import { startWorker } from '../common/worker.js';
 import { IssueCounter } from '../common/issues.js';
+import { nameThread } from '../common/thread-name.js';
 import type { RawPacket } from '../capture/types.js';
 import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
 import type { DecodedPacket, DecodeLimits } from '../decode/types.js';
@@ -233,6 +234,7 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
   const port = parentPort;
   if (port === null) throw new Error('serveFlowWorker must run in a worker thread');
   const { settings, decodeLimits, sinkData } = workerData as WorkerSetup;
+  nameThread(`tl-dissect-${settings.streamIdStart ?? 1}`);
   const sink = createSink(sinkData);
   const flows = createFlowPipeline({ ...settings, onEntry: (e) => sink.onEntry(e) });
   // Raw frames are decoded here; their issues count with this thread's others.

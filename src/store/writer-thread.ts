@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
+import { nameThread } from '../common/thread-name.js';
 import { applyConnectionPragmas, decodeRows, INSERT_SQL, type EncodedRows, type EntryRow } from './schema.js';
 
 export interface WriterSettings {
@@ -31,6 +32,7 @@ export type FromWriter =
 
 const port = parentPort!;
 const settings = workerData as WriterSettings;
+nameThread('tl-store');
 
 const db = new Database(settings.path);
 applyConnectionPragmas(db, settings.cacheMiB);
