@@ -16,7 +16,9 @@ interface ThreadSample {
   seconds: number;
 }
 
-const ticksPerSecond = (): number => Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+let clockTicks: number | undefined;
+/** Clock ticks per second of /proc's CPU times (asked once). */
+const ticksPerSecond = (): number => (clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100);
 
 /** Every thread of `pid` now, by thread id; a thread that ended meanwhile is skipped. */
 function sampleThreads(pid: number, ticks: number): Map<string, ThreadSample> {

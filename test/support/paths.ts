@@ -1,15 +1,11 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { projectRoot } from '../../src/common/native.js';
 
-/** The project root: the nearest folder above this file that holds package.json (works from src/ and dist/). */
+/** The project root (works from src/ and dist/); tests need it found, not guessed. */
 export const repoRoot: string = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) || dir.endsWith('dist')) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
+  const dir = projectRoot();
+  if (!existsSync(join(dir, 'package.json'))) throw new Error('package.json not found above ' + dir);
   return dir;
 })();
 
