@@ -9,8 +9,8 @@ import { openEntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
 
 const dir = process.argv[2];
-if (!dir) throw new Error('usage: crash-child.ts DIR');
-const store = openEntryStore({ dir, flushIntervalMs: 50, batchSize: 500 });
+if (!dir) throw new Error('usage: crash-child.ts DIR [LOG_FROM_BYTES]');
+const store = openEntryStore({ dir, flushIntervalMs: 50, batchSize: 500, logFromBytes: process.argv[3] !== undefined ? Number(process.argv[3]) : undefined });
 const bases = await fixtureEntries();
 let reported = 0;
 setInterval(() => {

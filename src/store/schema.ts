@@ -13,9 +13,11 @@ import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
  * older one is brought up to date (createSchema).
  * 1: the entry as JSON text in `json`. 2: the column is `entry`, a BLOB holding the entry
  * as UTF-8 JSON or V8-serialized (`storedForm`); rows of version 1 keep their JSON text
- * and are read as such.
+ * and are read as such. 3: an `entry` may instead hold a reference into a log file
+ * (entry-log.ts), whose live rows and bytes `entry_logs` counts; a store of version 2
+ * only gains that table.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /*
  * Why these indexes (measured, see README.md "Indexes"): every one ends in `ts` so that
@@ -54,6 +56,13 @@ CREATE TABLE IF NOT EXISTS proto_counts (
   proto TEXT PRIMARY KEY,
   n     INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Rows and bytes each entry log file still holds (entry-log.ts), kept in the same
+-- transactions as the inserts and deletes: a file whose rows are all gone is deleted.
+CREATE TABLE IF NOT EXISTS entry_logs (
+  file  INTEGER PRIMARY KEY,
+  rows  INTEGER NOT NULL,
+  bytes INTEGER NOT NULL
+);
 `;
 
 /** One row as it crosses to the writer thread: the columns in INSERT order. */
@@ -240,7 +249,7 @@ export function prepareNewFile(db: Database.Database): void {
 /**
  * Creates the tables on a new file (after prepareNewFile and the connection pragmas), or
  * brings an older store up to this version: from 1, the entry column is renamed (its JSON
- * text rows stay as they are: `entryOf` reads both kinds).
+ * text rows stay as they are: `entryOf` reads both kinds); from 2, entry_logs is created.
  */
 export function createSchema(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
@@ -253,7 +262,7 @@ export function createSchema(db: Database.Database): void {
       db.exec('ALTER TABLE entries RENAME COLUMN json TO entry');
       db.pragma('user_version = 2');
     })();
-  } else if (hasTable && version !== SCHEMA_VERSION) {
+  } else if (hasTable && version !== 2 && version !== SCHEMA_VERSION) {
     throw new Error(`entry store schema version ${version} is not one this Tapline knows`);
   }
   db.exec(SCHEMA_SQL);

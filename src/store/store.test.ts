@@ -351,8 +351,9 @@ describe('entry store across inserts, restarts and duplicates', () => {
         (db.prepare('SELECT id, typeof(entry) AS t, hex(substr(entry, 1, 1)) AS b FROM entries').all() as { id: string; t: string; b: string }[]).map((r) => [r.id, `${r.t} ${r.b}`]),
       );
       db.close();
-      // JSON as text ("{" is 0x7B); V8's bytes as a BLOB (0xFF: its version tag).
-      assert.deepEqual(forms, { small: 'text 7B', 'edge-below': 'text 7B', edge: 'blob FF', large: 'blob FF', [entries[4]!.id]: 'text 7B' });
+      // JSON as text ("{" is 0x7B); V8's bytes as a BLOB (0xFF: its version tag); from
+      // 4 KiB serialized, a reference into a log file (0xFE, entry-log.ts).
+      assert.deepEqual(forms, { small: 'text 7B', 'edge-below': 'text 7B', edge: 'blob FF', large: 'blob FE', [entries[4]!.id]: 'text 7B' });
     });
   });
 
@@ -388,7 +389,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
         assert.equal(store.count({ kfl: 'id.startsWith("v1/") or id.startsWith("v2/")' }), 8);
       });
       const check = new Database(join(dir, 'entries.db'), { readonly: true });
-      assert.equal(check.pragma('user_version', { simple: true }), 2);
+      assert.equal(check.pragma('user_version', { simple: true }), 3);
       assert.deepEqual(
         (check.prepare("SELECT typeof(entry) AS t, count(*) AS n FROM entries GROUP BY 1 ORDER BY 1").all() as { t: string; n: number }[]).map((r) => [r.t, r.n]),
         [['text', 8]],
@@ -403,7 +404,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
       const db = new Database(join(dir, 'entries.db'));
       db.pragma('user_version = 99');
       db.close();
-      assert.throws(() => openEntryStore({ dir }), /schema version 99, this Tapline reads versions up to 2/);
+      assert.throws(() => openEntryStore({ dir }), /schema version 99, this Tapline reads versions up to 3/);
     }));
 
   test('bad options fail at open with a code', () =>

@@ -16,6 +16,7 @@ import { applyConnectionPragmas, createSchema, entryOf, prepareNewFile, rowOf, t
 import { candidateSql, type Position } from './sql-plan.js';
 import type { FromWriter, ToWriter, WriterSettings } from './writer-thread.js';
 import { StoreError } from './errors.js';
+import { DEFAULT_LOG_FILE_BYTES, DEFAULT_LOG_FROM_BYTES, EntryLogReader, logFilesBytes, resolveStored } from './entry-log.js';
 
 export interface RetentionOptions {
   /** Entries whose timestamp is older than this many seconds are deleted. */
@@ -42,6 +43,10 @@ export interface EntryStoreOptions {
   cacheMiB?: number;
   /** Rows one query() call reads at most before it returns what it has, with a cursor. Default 200000. */
   maxScanRows?: number;
+  /** Stored entries (serialized) from this many bytes on are kept in log files beside the database (entry-log.ts). Default 4096. */
+  logFromBytes?: number;
+  /** A log file is closed, and the next begun, at this many bytes. Default 64 MiB. */
+  logFileBytes?: number;
   /** Called when the writer fails (disk full, file removed): the batch's entries are lost and counted. */
   onError?(err: Error): void;
 }
@@ -72,7 +77,7 @@ export type IterateOptions = Omit<QueryOptions, 'limit' | 'cursor'>;
 
 export interface StoreStats {
   entries: number;
-  /** Bytes on disk: the database file and its WAL. */
+  /** Bytes on disk: the database file, its WAL and the entry log files. */
   bytes: number;
   /** Timestamps (ms) of the oldest and newest entry; null when empty. */
   oldest: number | null;
@@ -178,14 +183,21 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     ['maxScanRows', maxScanRows],
     ['retention.maxAgeSec', retention.maxAgeSec],
     ['retention.maxBytes', retention.maxBytes],
+    ['logFileBytes', opts.logFileBytes],
   ] as const) {
     if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
       throw new StoreError('store.bad_option', `${name} must be a positive number, got ${String(v)}`);
     }
   }
 
+  const logFromBytes = opts.logFromBytes ?? DEFAULT_LOG_FROM_BYTES;
+  if (!(Number.isInteger(logFromBytes) && logFromBytes >= 0)) {
+    throw new StoreError('store.bad_option', `logFromBytes must be a whole number ≥ 0, got ${String(opts.logFromBytes)}`);
+  }
+
   mkdirSync(opts.dir, { recursive: true });
   const path = join(opts.dir, 'entries.db');
+  const logDir = join(opts.dir, 'log');
   // The main thread creates the schema before the writer starts, so the reader below can
   // serve queries at once and open stays synchronous.
   const db = new Database(path);
@@ -208,6 +220,25 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     maxChunksPerRound: 50,
     vacuumPages: 4096,
     cacheMiB,
+    logDir,
+    logFromBytes,
+    logFileBytes: opts.logFileBytes ?? DEFAULT_LOG_FILE_BYTES,
+  };
+  const logReader = new EntryLogReader(logDir);
+  /**
+   * The entry a row stores, read from its log file when it holds a reference; undefined
+   * when that file is gone (retention deleted the row after this read began) or the bytes
+   * are not whole (a machine crash lost a write that a committed row points to).
+   */
+  const stored = (value: string | Buffer): Entry | undefined => {
+    const v = resolveStored(value, logReader);
+    if (v === value) return entryOf(v);
+    if (v === undefined) return undefined;
+    try {
+      return entryOf(v);
+    } catch {
+      return undefined;
+    }
   };
   const worker = startWriter(settings);
 
@@ -347,8 +378,8 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     for (const row of stmt.iterate(...spec.params) as IterableIterator<{ rowid: number; ts: number; entry: string | Buffer }>) {
       scanned++;
       last = { ts: row.ts, rowid: row.rowid };
-      const entry = entryOf(row.entry);
-      if (!q || q.match(entry)) {
+      const entry = stored(row.entry);
+      if (entry !== undefined && (!q || q.match(entry))) {
         out.push(q ? q.apply(entry) : entry);
         if (out.length >= want) {
           exhausted = false;
@@ -416,7 +447,8 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       return (prepare(`SELECT count(*) AS n FROM (${spec.sql})`).get(...spec.params) as { n: number }).n;
     }
     for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ entry: string | Buffer }>) {
-      if (q.match(entryOf(row.entry))) n++;
+      const entry = stored(row.entry);
+      if (entry !== undefined && q.match(entry)) n++;
     }
     return q.limit !== undefined ? Math.min(n, q.limit) : n;
   }
@@ -460,7 +492,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     count,
     get(id) {
       const row = getStmt.get(id) as { entry: string | Buffer } | undefined;
-      return row ? entryOf(row.entry) : undefined;
+      return row ? stored(row.entry) : undefined;
     },
     stats() {
       const byProtocol: Record<string, number> = {};
@@ -471,7 +503,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       }
       return {
         entries,
-        bytes: fileSize(path) + fileSize(path + '-wal'),
+        bytes: fileSize(path) + fileSize(path + '-wal') + logFilesBytes(logDir),
         oldest: (oldestStmt.get() as { t: number | null }).t,
         newest: (newestStmt.get() as { t: number | null }).t,
         byProtocol,
@@ -517,6 +549,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       for (const w of drainWaiters) w();
       drainWaiters = [];
       db.close();
+      logReader.close();
     },
   };
   return store;

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { nameThread } from '../common/thread-name.js';
 import { applyConnectionPragmas, decodeRows, INSERT_SQL, type EncodedRows, type EntryRow } from './schema.js';
+import { decodeLogRef, EntryLogWriter, LOG_REF_BYTES, LOG_REF_TAG } from './entry-log.js';
 
 export interface WriterSettings {
   path: string;
@@ -20,6 +21,12 @@ export interface WriterSettings {
   maxChunksPerRound: number;
   vacuumPages: number;
   cacheMiB: number;
+  /** The entry log files' folder (entry-log.ts). */
+  logDir: string;
+  /** Stored entries from this many bytes on go to a log file. */
+  logFromBytes: number;
+  /** A log file is closed once it holds this many bytes. */
+  logFileBytes: number;
 }
 
 export type ToWriter = { t: 'batch'; rows: EntryRow[]; packed: EncodedRows[] } | { t: 'retain' } | { t: 'close' };
@@ -42,49 +49,175 @@ db.pragma(`journal_size_limit = ${4 * 1024 * 1024}`);
 
 const insert = db.prepare(INSERT_SQL);
 const bumpCount = db.prepare('INSERT INTO proto_counts (proto, n) VALUES (?, ?) ON CONFLICT(proto) DO UPDATE SET n = n + excluded.n');
+// A deleted row's log reference comes back with it; length() of a BLOB does not read it.
+const RETURNING = `RETURNING proto, CASE WHEN typeof(entry) = 'blob' AND length(entry) = ${LOG_REF_BYTES} THEN entry END AS ref`;
 const deleteOlderThan = db.prepare(
-  'DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries WHERE ts < ? ORDER BY ts, rowid LIMIT ?) RETURNING proto',
+  `DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries WHERE ts < ? ORDER BY ts, rowid LIMIT ?) ${RETURNING}`,
 );
-const deleteOldest = db.prepare('DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries ORDER BY ts, rowid LIMIT ?) RETURNING proto');
+const deleteOldest = db.prepare(`DELETE FROM entries WHERE rowid IN (SELECT rowid FROM entries ORDER BY ts, rowid LIMIT ?) ${RETURNING}`);
 const countRows = db.prepare('SELECT count(*) FROM entries');
 const dropEmptyCounts = db.prepare('DELETE FROM proto_counts WHERE n <= 0');
+const bumpLog = db.prepare(
+  'INSERT INTO entry_logs (file, rows, bytes) VALUES (?, ?, ?) ON CONFLICT(file) DO UPDATE SET rows = rows + excluded.rows, bytes = bytes + excluded.bytes',
+);
+const dropLog = db.prepare('DELETE FROM entry_logs WHERE file = ?');
+
+/** Rows and bytes each log file holds, as entry_logs says (kept in step with it). */
+const logLive = new Map<number, { rows: number; bytes: number }>();
+let logLiveBytes = 0;
+for (const r of db.prepare('SELECT file, rows, bytes FROM entry_logs').all() as { file: number; rows: number; bytes: number }[]) {
+  logLive.set(r.file, { rows: r.rows, bytes: r.bytes });
+  logLiveBytes += r.bytes;
+}
+const log = new EntryLogWriter(settings.logDir, settings.logFileBytes, new Map([...logLive].map(([f, t]) => [f, t.rows])));
+/** Files whose last row went in a transaction that is not committed yet: deleted once it is. */
+let emptied: number[] = [];
+
+/** What a transaction changed in the log files' counts (file → rows, bytes). */
+type LogTally = Map<number, { rows: number; bytes: number }>;
+
+function tallyLog(t: LogTally, file: number, rows: number, bytes: number): void {
+  const v = t.get(file);
+  if (v) {
+    v.rows += rows;
+    v.bytes += bytes;
+  } else t.set(file, { rows, bytes });
+}
+
+/** The tally of the transaction under way, applied to logLive once it commits (afterCommit). */
+let pendingLog: LogTally | undefined;
+
+/** Writes a tally to entry_logs, inside the caller's transaction; a file left with no row loses its row there. */
+function applyLogTally(t: LogTally): void {
+  for (const [file, d] of t) {
+    const rows = (logLive.get(file)?.rows ?? 0) + d.rows;
+    if (rows <= 0 && file !== log.current) {
+      dropLog.run(file);
+      emptied.push(file);
+    } else bumpLog.run(file, d.rows, d.bytes);
+  }
+  pendingLog = t;
+}
+
+/** After a transaction: on commit, logLive takes its tally and the files it emptied are deleted; on rollback both are forgotten. */
+function afterCommit(committed: boolean): void {
+  const t = pendingLog;
+  pendingLog = undefined;
+  const files = emptied;
+  emptied = [];
+  if (!committed || t === undefined) return;
+  for (const [file, d] of t) {
+    const live = logLive.get(file) ?? { rows: 0, bytes: 0 };
+    live.rows += d.rows;
+    live.bytes += d.bytes;
+    logLiveBytes += d.bytes;
+    logLive.set(file, live);
+  }
+  for (const file of files) {
+    logLiveBytes -= logLive.get(file)?.bytes ?? 0;
+    logLive.delete(file);
+    log.remove(file);
+  }
+}
+
+/**
+ * Deletes the log files closed since the last call that hold no row: all of a file's rows
+ * may have expired while it was written, or its only batch failed to commit.
+ */
+function dropSealedEmpty(): void {
+  for (const file of log.takeSealed()) {
+    if ((logLive.get(file)?.rows ?? 0) > 0) continue;
+    dropLog.run(file);
+    logLiveBytes -= logLive.get(file)?.bytes ?? 0;
+    logLive.delete(file);
+    log.remove(file);
+  }
+}
+
+/** Runs a transaction function and settles the log files' counts after it. */
+function committing<A extends unknown[]>(tx: (...args: A) => number): (...args: A) => number {
+  return (...args: A) => {
+    let ok = false;
+    try {
+      const n = tx(...args);
+      ok = true;
+      return n;
+    } finally {
+      afterCommit(ok);
+    }
+  };
+}
+
+/**
+ * Moves the big stored entries of a batch into the log (one write), replacing each by its
+ * reference; written before the transaction that commits the rows (entry-log.ts).
+ */
+function toLog(rows: EntryRow[]): void {
+  const bufs: Buffer[] = [];
+  const json: boolean[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const e = rows[i]![11];
+    if (e.length < settings.logFromBytes) continue;
+    bufs.push(typeof e === 'string' ? Buffer.from(e, 'utf8') : e);
+    json.push(typeof e === 'string');
+    at.push(i);
+  }
+  if (bufs.length === 0) return;
+  const refs = log.append(bufs, json);
+  for (let k = 0; k < at.length; k++) rows[at[k]!]![11] = refs[k]!;
+}
 
 function tally(counts: Map<string, number>, proto: string | null, by: number): void {
   const k = proto ?? '';
   counts.set(k, (counts.get(k) ?? 0) + by);
 }
 
-const writeBatch = db.transaction((rows: EntryRow[]): number => {
+const writeBatch = committing(db.transaction((rows: EntryRow[]): number => {
   const counts = new Map<string, number>();
+  const logs: LogTally = new Map();
   let inserted = 0;
   for (const row of rows) {
     // OR IGNORE: an id already stored (a replayed capture) keeps its first entry.
     if (insert.run(row).changes === 1) {
       inserted++;
       tally(counts, row[3], 1);
+      const ref = decodeLogRef(row[11]);
+      if (ref) tallyLog(logs, ref.file, 1, ref.length);
     }
   }
   for (const [proto, n] of counts) bumpCount.run(proto, n);
+  applyLogTally(logs);
   return inserted;
-});
+}));
 
-const deleteChunk = db.transaction((cutoff: number | undefined, limit: number = settings.deleteChunk): number => {
+const deleteChunk = committing(db.transaction((cutoff: number | undefined, limit: number = settings.deleteChunk): number => {
   const gone = (cutoff === undefined ? deleteOldest.all(limit) : deleteOlderThan.all(cutoff, limit)) as {
     proto: string | null;
+    ref: Buffer | null;
   }[];
   const counts = new Map<string, number>();
-  for (const r of gone) tally(counts, r.proto, -1);
+  const logs: LogTally = new Map();
+  for (const r of gone) {
+    tally(counts, r.proto, -1);
+    const ref = r.ref !== null && r.ref[0] === LOG_REF_TAG ? decodeLogRef(r.ref) : undefined;
+    if (ref) tallyLog(logs, ref.file, -1, -ref.length);
+  }
   for (const [proto, n] of counts) bumpCount.run(proto, n);
   if (gone.length > 0) dropEmptyCounts.run();
+  applyLogTally(logs);
   return gone.length;
-});
+}));
 
-/** Bytes of live pages: what the file shrinks to once free pages are vacuumed away. */
+/**
+ * Bytes of live pages (what the file shrinks to once free pages are vacuumed away) and of
+ * the entries in log files (what their files shrink to as the files of expired rows go).
+ */
 function liveBytes(): number {
   const pages = db.pragma('page_count', { simple: true }) as number;
   const free = db.pragma('freelist_count', { simple: true }) as number;
   const size = db.pragma('page_size', { simple: true }) as number;
-  return (pages - free) * size;
+  return (pages - free) * size + logLiveBytes;
 }
 
 function walBytes(): number {
@@ -178,7 +311,13 @@ port.on('message', (m: ToWriter) => {
       try {
         const rows = m.rows;
         for (const p of m.packed) for (const row of decodeRows(p)) rows.push(row);
-        const inserted = writeBatch(rows);
+        let inserted: number;
+        try {
+          toLog(rows);
+          inserted = writeBatch(rows);
+        } finally {
+          dropSealedEmpty();
+        }
         port.postMessage({ t: 'committed', rows: n, inserted } satisfies FromWriter);
       } catch (err) {
         port.postMessage({ t: 'error', message: String(err), rows: n } satisfies FromWriter);
@@ -193,6 +332,7 @@ port.on('message', (m: ToWriter) => {
       void (retaining ?? Promise.resolve()).finally(() => {
         db.pragma('optimize');
         db.close();
+        log.close();
         port.postMessage({ t: 'closed' } satisfies FromWriter);
         port.close();
       });
