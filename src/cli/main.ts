@@ -75,8 +75,14 @@ const TAP_INITIAL_OLD_SPACE_MB = 48;
 
 /** Runs `tapline tap` on a thread with a capped heap, relaying SIGINT/SIGTERM to it. */
 function runTapThread(argv: string[]): Promise<number> {
-  // V8 reads it when each isolate is made: it applies to the threads started from here on.
+  // V8 reads these when each isolate is made: they apply to the threads started from here on.
   setFlagsFromString(`--initial-old-space-size=${TAP_INITIAL_OLD_SPACE_MB}`);
+  // Each thread collects its own garbage, with no helper threads. The tap already keeps
+  // every core busy with its own threads, and the helpers' work only competes with them:
+  // in the live benchmark's 200k pps step the tap's CPU went from 5.6–5.9 to 5.1–5.2 µs a
+  // packet, the helpers' share ("other") from 0.16–0.19 s to 0.07–0.08 s. (`read`, one
+  // thread on two cores, gains nothing from it: 0.87–0.96 s against 0.89 s.)
+  setFlagsFromString('--single-threaded-gc');
   return new Promise((resolve) => {
     const worker = new Worker(new URL('./tap-thread.js', import.meta.url), {
       workerData: { argv, isTTY: process.stdout.isTTY === true },
