@@ -34,7 +34,33 @@ describe('plan derivation', () => {
     ['timestamp > datetime("10/28/2021, 9:13:02.905 PM")', { timeFrom: Date.UTC(2021, 9, 28, 21, 13, 2, 905) }],
     ['http and limit(10)', { protocols: ['http'] }],
     ['tcp', {}],
-    ['protocol.name == "kafka" and request.apiKeyName == "Produce"', { protocols: ['kafka'] }],
+    ['protocol.name == "kafka" and request.apiKeyName == "Produce"', { protocols: ['kafka'], texts: ['Produce'] }],
+    // Texts the stored form must hold: fields no index answers, literals only a string can match.
+    ['request.path == "/api/v1/orders"', { texts: ['/api/v1/orders'] }],
+    ['"/a" == request.path', { texts: ['/a'] }],
+    ['request.path.contains("orders") and request.headers["User-Agent"].startsWith("curl/")', { texts: ['curl/', 'orders'] }],
+    ['request.url.endsWith("?x=1")', { texts: ['?x=1'] }],
+    ['request.path == "/a" or request.path == "/b"', {}],
+    ['(request.path == "/a" and id == "n1") or (request.path == "/a" and id == "n2")', { texts: ['/a'] }],
+    ['not request.path == "/a"', {}],
+    ['request.path != "/a"', {}],
+    ['request.path == r"/a"', {}],
+    ['request.path.matches("orders")', {}],
+    // A number or boolean could match these (by its text), and is not stored as text by V8.
+    ['request.path == "500"', {}],
+    ['request.path.contains("1e5")', {}],
+    ['request.path == "true"', {}],
+    ['request.path.startsWith("Infinity")', {}],
+    // JSON would escape these, or they are not ASCII.
+    ['request.path == "a\\"b"', {}],
+    ['request.path == "caf\u00e9"', {}],
+    ['request.path == ""', {}],
+    // Decoded when read (deferred gzip bodies): not in the stored bytes.
+    ['response.content.text.contains("error")', {}],
+    ['request.postData.text == "x=y"', {}],
+    ['issues.contains("http.bad_content_encoding")', {}],
+    // Indexed fields are narrowed by their indexes instead.
+    ['dst.namespace == "shop" and protocol.name == "http"', { namespaces: ['shop'], protocols: ['http'] }],
   ];
   for (const [q, plan] of cases) {
     test(`${q} → ${JSON.stringify(plan)}`, () => assert.deepEqual(planOf(q), plan));
@@ -46,6 +72,7 @@ const IPS = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
 const PORTS = [53, 80, 8080];
 const NAMESPACES = ['shop', 'kube-system', 'payments'];
 const STATUSES = [200, 404, 500, 503];
+const PATHS = ['/api/orders', '/api/orders/7', '/healthz', '/static/app.js', '/'];
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
   return xs[Math.floor(r() * xs.length)];
@@ -59,7 +86,8 @@ function randomEntry(r: () => number): object {
     timestamp: NOW - 7_200_000 + Math.floor(r() * 14_400_000),
     src: { ip: pick(r, IPS), port: r() < 0.2 ? String(port) : port, namespace: pick(r, NAMESPACES) },
     dst: { ip: pick(r, IPS), port: pick(r, PORTS), namespace: r() < 0.3 ? undefined : pick(r, NAMESPACES) },
-    request: { method: pick(r, ['GET', 'POST']) },
+    request: { method: pick(r, ['GET', 'POST']), path: pick(r, PATHS), headers: { 'User-Agent': pick(r, ['curl/8.1', 'Go-http-client/1.1', 'kube-probe/1.29']) } },
+    tags: r() < 0.3 ? [pick(r, PATHS), 200] : pick(r, [true, 7, 'x-y']),
   };
   if (r() < 0.8) e.response = { status: r() < 0.15 ? String(status) : status };
   return e;
@@ -67,7 +95,7 @@ function randomEntry(r: () => number): object {
 
 function randomAtom(r: () => number): string {
   const ops = ['==', '!=', '<', '<=', '>', '>='];
-  switch (Math.floor(r() * 12)) {
+  switch (Math.floor(r() * 14)) {
     case 0:
       return pick(r, [...PROTOCOLS, 'tcp', 'udp']);
     case 1:
@@ -89,8 +117,12 @@ function randomAtom(r: () => number): string {
       return `timestamp ${pick(r, ops)} ${NOW + Math.floor(r() * 7_200_000) - 3_600_000}`;
     case 10:
       return `response.status == r"${pick(r, ['^5', '4', '0$'])}"`;
-    default:
+    case 11:
       return `request.method == ${JSON.stringify(pick(r, ['GET', 'POST']))}`;
+    case 12:
+      return `${pick(r, ['request.path', 'tags'])} ${pick(r, ['==', '!='])} ${JSON.stringify(pick(r, [...PATHS, '/nope', 'x-y', 'true', '7']))}`;
+    default:
+      return `${pick(r, ['request.path', 'request.headers["user-agent"]', 'request.headers["User-Agent"]', 'tags'])}.${pick(r, ['contains', 'startsWith', 'endsWith'])}(${JSON.stringify(pick(r, ['/api', 'orders', 'curl', '1.1', '/', 's/7', 'tr', 'x-']))})`;
   }
 }
 
@@ -142,5 +174,7 @@ describe('planAdmits', () => {
     assert.equal(planAdmits({ statusRange: [500, 599] }, e), true);
     assert.equal(planAdmits({ statusRange: [400, 499] }, e), false);
     assert.equal(planAdmits({ statusRange: [0, 999] }, { response: {} }), false);
+    assert.equal(planAdmits({ texts: ['50'] }, e), true);
+    assert.equal(planAdmits({ texts: ['http', 'zz'] }, e), false);
   });
 });

@@ -23,6 +23,14 @@ export interface PushDownPlan {
   namespaces?: string[];
   /** `response.status` lies in [min, max], inclusive. */
   statusRange?: [number, number];
+  /**
+   * Each of these appears, byte for byte, in the entry's stored form: JSON text, or V8's
+   * serialization (as one-byte text or UTF-16LE: see storedFormHas). Taken from `==`,
+   * `contains`, `startsWith` and `endsWith` of a string literal on a field no index
+   * answers, when nothing else could match it (textLiteral). A store can skip a row
+   * without parsing it.
+   */
+  texts?: string[];
 }
 
 const LOW = Number.MIN_SAFE_INTEGER;
@@ -36,6 +44,7 @@ interface Constraint {
   ports?: Set<number>;
   namespaces?: Set<string>;
   status?: [number, number];
+  texts?: Set<string>;
 }
 
 /**
@@ -56,6 +65,7 @@ export function derivePlan(predicate: Expr | null, now: number): PushDownPlan {
   if (c.ports) plan.ports = [...c.ports].sort((a, b) => a - b);
   if (c.namespaces) plan.namespaces = [...c.namespaces].sort();
   if (c.status) plan.statusRange = [c.status[0], c.status[1]];
+  if (c.texts && c.texts.size > 0) plan.texts = [...c.texts].sort();
   return plan;
 }
 
@@ -72,9 +82,55 @@ function derive(e: Expr, now: number): Constraint {
     }
     case 'binary':
       return comparison(e.op, e.left, e.right, now) ?? comparison(mirror(e.op), e.right, e.left, now) ?? {};
+    case 'method': {
+      // contains/startsWith/endsWith hold only when the argument is inside the field's text.
+      if (e.name !== 'contains' && e.name !== 'startsWith' && e.name !== 'endsWith') return {};
+      const keys = pathOf(e.object);
+      const arg = e.args[0];
+      const t = keys && arg?.kind === 'literal' ? textLiteral(keys, arg.value) : undefined;
+      return t !== undefined ? { texts: new Set([t]) } : {};
+    }
     default:
       return {};
   }
+}
+
+/** Fields an index answers (comparison() narrows them): a text prefilter adds nothing there. */
+const INDEXED = new Set(['protocol.name', 'src.ip', 'dst.ip', 'src.port', 'dst.port', 'src.namespace', 'dst.namespace', 'response.status', 'timestamp']);
+
+/**
+ * Parts of an entry its stored form may not hold as the matcher sees them: a gzip body the
+ * parser left compressed (deferGzipBodies) is decoded when the entry is read, which sets
+ * the body, its size and may add issues (src/entries/deferred.ts).
+ */
+const DERIVED_ROOTS = ['response.content', 'request.postData', 'response.bodySize', 'request.bodySize', 'issues'];
+
+/**
+ * Characters of every text a number or boolean can have (String(n): digits, sign, point,
+ * exponent, Infinity, NaN; true, false). KFL's `==`, `contains` and the rest compare a
+ * number or boolean field by that text (eqStr, textOf in helpers.ts), and a V8-serialized
+ * number is not its text: a literal made only of these could match one.
+ */
+const NUMBER_OR_BOOLEAN_CHARS = new Set('0123456789+-.eEInfityNalrus');
+
+/**
+ * The literal as a required text of the stored form, or undefined when a match does not
+ * guarantee it is there: a field that is indexed or derived at read time, a literal a
+ * number or boolean could match, or one with a character JSON escapes ("\\, control
+ * characters) or that is not ASCII (V8 keeps Latin-1 text as single bytes, JSON as UTF-8).
+ */
+function textLiteral(keys: (string | number)[], value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return undefined;
+  const field = keys.join('.');
+  if (INDEXED.has(field)) return undefined;
+  for (const root of DERIVED_ROOTS) if (field === root || field.startsWith(root + '.')) return undefined;
+  let onlyNumberChars = true;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return undefined;
+    if (!NUMBER_OR_BOOLEAN_CHARS.has(value[i]!)) onlyNumberChars = false;
+  }
+  return onlyNumberChars ? undefined : value;
 }
 
 function mirror(op: string): string {
@@ -88,6 +144,8 @@ function comparison(op: string, left: Expr, right: Expr, now: number): Constrain
   const field = keys.join('.');
   const lit = right.kind === 'literal' ? right.value : undefined;
   if (op === '==') {
+    const t = textLiteral(keys, lit);
+    if (t !== undefined) return { texts: new Set([t]) };
     switch (field) {
       case 'protocol.name':
         return typeof lit === 'string' ? { protocols: new Set([lit]) } : undefined;
@@ -186,6 +244,7 @@ function both(a: Constraint, b: Constraint): Constraint {
   out.ips = smaller(a.ips, b.ips);
   out.ports = smaller(a.ports, b.ports);
   out.namespaces = smaller(a.namespaces, b.namespaces);
+  if (a.texts || b.texts) out.texts = new Set([...(a.texts ?? []), ...(b.texts ?? [])]);
   return prune(out);
 }
 
@@ -198,6 +257,11 @@ function either(a: Constraint, b: Constraint): Constraint {
   if (a.ips && b.ips) out.ips = new Set([...a.ips, ...b.ips]);
   if (a.ports && b.ports) out.ports = new Set([...a.ports, ...b.ports]);
   if (a.namespaces && b.namespaces) out.namespaces = new Set([...a.namespaces, ...b.namespaces]);
+  // A text every alternative needs.
+  if (a.texts && b.texts) {
+    const common = [...a.texts].filter((t) => b.texts!.has(t));
+    if (common.length > 0) out.texts = new Set(common);
+  }
   return out;
 }
 
@@ -243,6 +307,10 @@ export function planAdmits(plan: PushDownPlan, entry: unknown): boolean {
   if (plan.statusRange) {
     const s = numeric(get(get(entry, 'response'), 'status'));
     if (!(s === s) || s < plan.statusRange[0] || s > plan.statusRange[1]) return false;
+  }
+  if (plan.texts) {
+    const json = JSON.stringify(entry);
+    for (const t of plan.texts) if (!json.includes(t)) return false;
   }
   return true;
 }

@@ -202,6 +202,26 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
   return rows;
 }
 
+/**
+ * A test of a stored `entry` value (JSON text, or V8-serialized bytes) for the texts of a
+ * KFL plan (PushDownPlan.texts: printable ASCII, none that JSON escapes): false only when
+ * some text is surely absent, so the row can be skipped without being parsed. JSON holds
+ * such a text as it is; V8 holds a string as one-byte text when all of its characters fit
+ * in Latin-1, else as UTF-16LE, so both spellings are looked for.
+ */
+export function storedFormHas(texts: readonly string[]): (stored: string | Buffer) => boolean {
+  const oneByte = texts.map((t) => Buffer.from(t, 'latin1'));
+  const twoByte = texts.map((t) => Buffer.from(t, 'utf16le'));
+  return (stored) => {
+    if (typeof stored === 'string') {
+      for (const t of texts) if (!stored.includes(t)) return false;
+      return true;
+    }
+    for (let i = 0; i < texts.length; i++) if (stored.indexOf(oneByte[i]!) === -1 && stored.indexOf(twoByte[i]!) === -1) return false;
+    return true;
+  };
+}
+
 /** The entry of a stored `entry` value: JSON text, or V8-serialized bytes (storedForm), its deferred bodies decoded. */
 export function entryOf(stored: string | Buffer): Entry {
   return typeof stored === 'string' ? (JSON.parse(stored) as Entry) : resolveDeferred(deserialize(stored) as Entry);

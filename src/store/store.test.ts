@@ -100,6 +100,8 @@ describe('entry store with pipeline entries', () => {
     const ports = [...new Set(all.flatMap((e) => [e.src.port, e.dst.port]))];
     const nss = [...new Set(all.flatMap((e) => [e.src.namespace, e.dst.namespace]).filter((x): x is string => !!x))];
     const times = all.map((e) => e.timestamp).sort((a, b) => a - b);
+    const paths = [...new Set(all.map((e) => (e.request as { path?: string } | undefined)?.path).filter((x): x is string => !!x)), '/no/such/path'];
+    const names = [...new Set(all.flatMap((e) => ((e.request as { questions?: { name: string }[] } | undefined)?.questions ?? []).map((q) => q.name)))];
     const atoms: (() => string)[] = [
       () => pick(['http', 'dns', 'redis', 'protocol.name == "http"']),
       () => `src.ip == "${pick(ips)}"`,
@@ -112,6 +114,12 @@ describe('entry store with pipeline entries', () => {
       () => `timestamp ${pick(['>=', '<=', '>', '<', '=='])} ${pick(times)}`,
       () => `request.method == "GET"`,
       () => `response.code == "NOERROR"`,
+      // Fields no index answers: the plan's texts skip rows whose stored bytes lack them.
+      () => `request.path == ${JSON.stringify(pick(paths))}`,
+      () => `request.path.${pick(['contains', 'startsWith', 'endsWith'])}(${JSON.stringify(pick(paths).slice(0, 1 + Math.floor(rand() * 6)))})`,
+      () => `request.headers["user-agent"].startsWith("curl/")`,
+      () => `request.questions[0].name.endsWith(${JSON.stringify(pick(names).slice(-6))})`,
+      () => `id.contains("real/1")`,
     ];
     const expr = (depth: number): string => {
       const r = rand();
@@ -121,10 +129,12 @@ describe('entry store with pipeline entries', () => {
       return `not ${expr(depth + 1)}`;
     };
     let pushedDown = 0;
+    let withTexts = 0;
     for (let i = 0; i < 150; i++) {
       const q = expr(0);
       const c = compile(q);
       if (Object.keys(c.plan).length > 0) pushedDown++;
+      if (c.plan.texts) withTexts++;
       const want = all.filter((e) => c.match(JSON.parse(JSON.stringify(e)))).sort(byTime).map((e) => e.id);
       const got = [...store.iterate({ kfl: q, order: 'asc' })].map((e) => e.id);
       assert.deepEqual(new Set(got), new Set(want), q);
@@ -133,6 +143,7 @@ describe('entry store with pipeline entries', () => {
     }
     // The generator must exercise the indexes, not only full scans.
     assert.ok(pushedDown > 75, `only ${pushedDown} queries had a plan`);
+    assert.ok(withTexts > 20, `only ${withTexts} queries had texts`);
   });
 
   test('paging walks every match once, in order, both ways', () => {
@@ -354,6 +365,46 @@ describe('entry store across inserts, restarts and duplicates', () => {
       // JSON as text ("{" is 0x7B); V8's bytes as a BLOB (0xFF: its version tag); from
       // 4 KiB serialized, a reference into a log file (0xFE, entry-log.ts).
       assert.deepEqual(forms, { small: 'text 7B', 'edge-below': 'text 7B', edge: 'blob FF', large: 'blob FE', [entries[4]!.id]: 'text 7B' });
+    });
+  });
+
+  test('a query by text finds its entries in every stored form (JSON, V8 one-byte and two-byte strings, log files)', async () => {
+    const bases = await fixtureEntries();
+    const http = bases.find((e) => e.protocol.name === 'http')!;
+    const make = (id: string, path: string, bodyChars: number): Entry => ({
+      ...http,
+      id,
+      request: { ...http.request, path, headers: { ...(http.request as { headers: object }).headers, 'X-Note': `${id}: ${path}` } },
+      response: { ...http.response, content: { mimeType: 'text/plain', size: bodyChars, text: 'x'.repeat(bodyChars) } },
+    });
+    const entries = [
+      make('json', '/shop/orders', 10), // JSON text
+      make('v8', '/shop/orders', V8_FROM_BODY_CHARS), // V8, one-byte strings
+      make('v8-two-byte', '/shop/orders/\u20ac', V8_FROM_BODY_CHARS), // V8, the path a UTF-16 string
+      make('log', '/shop/orders', 5000), // V8 in a log file
+      make('log-two-byte', '/caf\u00e9/\u20ac/shop/orders', 5000),
+      make('other', '/shop/cart', V8_FROM_BODY_CHARS),
+    ];
+    await withStore({ flushIntervalMs: 10 }, async (store, dir) => {
+      for (const e of entries) store.add(e);
+      await store.flush();
+      const db = new Database(join(dir, 'entries.db'), { readonly: true });
+      const forms = Object.fromEntries(
+        (db.prepare('SELECT id, typeof(entry) AS t, hex(substr(entry, 1, 1)) AS b FROM entries').all() as { id: string; t: string; b: string }[]).map((r) => [r.id, `${r.t} ${r.b}`]),
+      );
+      db.close();
+      assert.deepEqual(forms, { json: 'text 7B', v8: 'blob FF', 'v8-two-byte': 'blob FF', log: 'blob FE', 'log-two-byte': 'blob FE', other: 'blob FF' });
+      const ids = (kfl: string): string[] => {
+        assert.ok(compile(kfl).plan.texts, `${kfl} has texts`);
+        const got = [...store.iterate({ kfl, order: 'asc' })].map((e) => e.id).sort();
+        assert.equal(store.count({ kfl }), got.length, kfl);
+        return got;
+      };
+      assert.deepEqual(ids('request.path.contains("shop/orders")'), ['json', 'log', 'log-two-byte', 'v8', 'v8-two-byte']);
+      assert.deepEqual(ids('request.path.endsWith("/shop/orders")'), ['json', 'log', 'log-two-byte', 'v8']);
+      assert.deepEqual(ids('request.headers["x-note"].startsWith("v8-two-byte: /shop")'), ['v8-two-byte']);
+      assert.deepEqual(ids('request.path == "/shop/cart"'), ['other']);
+      assert.deepEqual(ids('request.path.contains("/nowhere")'), []);
     });
   });
 

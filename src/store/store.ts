@@ -12,7 +12,7 @@ import type { Worker } from 'node:worker_threads';
 import { siblingModule, startWorker } from '../common/worker.js';
 import { compile, type CompiledQuery } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
-import { applyConnectionPragmas, createSchema, entryOf, prepareNewFile, rowOf, type EncodedRows, type EntryRow } from './schema.js';
+import { applyConnectionPragmas, createSchema, entryOf, prepareNewFile, rowOf, storedFormHas, type EncodedRows, type EntryRow } from './schema.js';
 import { candidateSql, type Position } from './sql-plan.js';
 import type { FromWriter, ToWriter, WriterSettings } from './writer-thread.js';
 import { StoreError } from './errors.js';
@@ -230,16 +230,19 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
    * when that file is gone (retention deleted the row after this read began) or the bytes
    * are not whole (a machine crash lost a write that a committed row points to).
    */
-  const stored = (value: string | Buffer): Entry | undefined => {
+  const stored = (value: string | Buffer, has?: (v: string | Buffer) => boolean): Entry | undefined => {
     const v = resolveStored(value, logReader);
+    if (v === undefined || (has !== undefined && !has(v))) return undefined;
     if (v === value) return entryOf(v);
-    if (v === undefined) return undefined;
     try {
       return entryOf(v);
     } catch {
       return undefined;
     }
   };
+  /** The plan's texts as a test of stored rows (storedFormHas), when it has any. */
+  const textTest = (q: CompiledQuery | undefined): ((v: string | Buffer) => boolean) | undefined =>
+    q?.plan.texts !== undefined ? storedFormHas(q.plan.texts) : undefined;
   const worker = startWriter(settings);
 
   let buffer: EntryRow[] = [];
@@ -375,10 +378,11 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     let scanned = 0;
     let last: Position | undefined;
     let exhausted = true;
+    const has = textTest(q);
     for (const row of stmt.iterate(...spec.params) as IterableIterator<{ rowid: number; ts: number; entry: string | Buffer }>) {
       scanned++;
       last = { ts: row.ts, rowid: row.rowid };
-      const entry = stored(row.entry);
+      const entry = stored(row.entry, has);
       if (entry !== undefined && (!q || q.match(entry))) {
         out.push(q ? q.apply(entry) : entry);
         if (out.length >= want) {
@@ -446,8 +450,9 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     if (!q) {
       return (prepare(`SELECT count(*) AS n FROM (${spec.sql})`).get(...spec.params) as { n: number }).n;
     }
+    const has = textTest(q);
     for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ entry: string | Buffer }>) {
-      const entry = stored(row.entry);
+      const entry = stored(row.entry, has);
       if (entry !== undefined && q.match(entry)) n++;
     }
     return q.limit !== undefined ? Math.min(n, q.limit) : n;
