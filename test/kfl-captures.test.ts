@@ -413,7 +413,7 @@ describe('tapline kfl check on the examples', () => {
       query: 'http and request.method == "GET" and request.path != "/example" and (request.queryString["a"] > 42 or request.headers["x"] == "y")',
       // Keys that are names print as `.name`.
       normalized: 'protocol.name == "http" and request.method == "GET" and request.path != "/example" and (request.queryString.a > 42 or request.headers.x == "y")',
-      plan: { protocols: ['http'] },
+      plan: { protocols: ['http'], texts: ['GET'] },
     },
     {
       query: 'http and request.headers["Accept"] == r"application/json.*"',
@@ -439,7 +439,7 @@ describe('tapline kfl check on the examples', () => {
     {
       query: 'dns and request.questions[0].name.endsWith(".cluster.local")',
       normalized: 'protocol.name == "dns" and request.questions[0].name.endsWith(".cluster.local")',
-      plan: { protocols: ['dns'] },
+      plan: { protocols: ['dns'], texts: ['.cluster.local'] },
     },
     { query: 'not http', normalized: 'not (protocol.name == "http")', plan: {} },
     { query: 'src.ip == "10.0.0.1" or dst.port == 53', normalized: 'src.ip == "10.0.0.1" or dst.port == 53', plan: {} },
