@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readlinkSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Entry } from '../entries/index.js';
@@ -111,7 +111,18 @@ describe('entry log files', () => {
       for (const e of fresh) store.add(e);
       await store.flush();
       const filesBefore = logFiles(dir);
+      // Reads from the files about to go: no descriptor may outlive the read and pin their space.
+      assert.deepEqual(store.get(old[0]!.id), plain(old[0]!));
+      assert.equal(store.query({ kfl: 'timestamp < now() - hours(1)', limit: 10_000 }).entries.length, 600);
       assert.equal(await store.enforceRetention(), 600);
+      const pinned = readdirSync('/proc/self/fd').map((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          return '';
+        }
+      });
+      assert.deepEqual(pinned.filter((l) => l.includes(join(dir, 'log')) && l.endsWith('(deleted)')), []);
       const { table, refs } = bookkeeping(dir);
       assert.deepEqual([...table].sort(), [...refs].sort());
       // Only files with a fresh entry (or the one being written) are left.

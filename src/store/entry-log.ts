@@ -247,8 +247,17 @@ export class EntryLogReader {
     return b;
   }
 
-  close(): void {
+  /**
+   * Closes the descriptors it holds; the next read opens what it needs again. Called after
+   * every query: a descriptor kept on a file that retention has deleted would keep its
+   * disk space in use.
+   */
+  release(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+  }
+
+  close(): void {
+    this.release();
   }
 }

@@ -364,7 +364,16 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
    * Reads candidates from `after` on, matching each, until `want` entries matched, the
    * scan budget ran out, or the candidates ended. `last` is the last row read.
    */
-  function runPage(
+  /** runPage, then the log files' descriptors go (EntryLogReader.release). */
+  function runPage(...args: Parameters<typeof readPage>): ReturnType<typeof readPage> {
+    try {
+      return readPage(...args);
+    } finally {
+      logReader.release();
+    }
+  }
+
+  function readPage(
     q: CompiledQuery | undefined,
     o: { from?: number; to?: number; order: 'asc' | 'desc' },
     after: Position | undefined,
@@ -451,9 +460,13 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       return (prepare(`SELECT count(*) AS n FROM (${spec.sql})`).get(...spec.params) as { n: number }).n;
     }
     const has = textTest(q);
-    for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ entry: string | Buffer }>) {
-      const entry = stored(row.entry, has);
-      if (entry !== undefined && q.match(entry)) n++;
+    try {
+      for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ entry: string | Buffer }>) {
+        const entry = stored(row.entry, has);
+        if (entry !== undefined && q.match(entry)) n++;
+      }
+    } finally {
+      logReader.release();
     }
     return q.limit !== undefined ? Math.min(n, q.limit) : n;
   }
@@ -497,7 +510,11 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     count,
     get(id) {
       const row = getStmt.get(id) as { entry: string | Buffer } | undefined;
-      return row ? stored(row.entry) : undefined;
+      try {
+        return row ? stored(row.entry) : undefined;
+      } finally {
+        logReader.release();
+      }
     },
     stats() {
       const byProtocol: Record<string, number> = {};

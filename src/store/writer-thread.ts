@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { nameThread } from '../common/thread-name.js';
 import { applyConnectionPragmas, decodeRows, INSERT_SQL, type EncodedRows, type EntryRow } from './schema.js';
-import { decodeLogRef, EntryLogWriter, LOG_REF_BYTES, LOG_REF_TAG } from './entry-log.js';
+import { decodeLogRef, EntryLogWriter, LOG_REF_BYTES } from './entry-log.js';
 
 export interface WriterSettings {
   path: string;
@@ -200,7 +200,7 @@ const deleteChunk = committing(db.transaction((cutoff: number | undefined, limit
   const logs: LogTally = new Map();
   for (const r of gone) {
     tally(counts, r.proto, -1);
-    const ref = r.ref !== null && r.ref[0] === LOG_REF_TAG ? decodeLogRef(r.ref) : undefined;
+    const ref = r.ref !== null ? decodeLogRef(r.ref) : undefined;
     if (ref) tallyLog(logs, ref.file, -1, -ref.length);
   }
   for (const [proto, n] of counts) bumpCount.run(proto, n);
