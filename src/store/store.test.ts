@@ -302,6 +302,35 @@ describe('entry store across inserts, restarts and duplicates', () => {
       assert.equal(store.committed, 100);
     }));
 
+  test('past maxPendingBytes add() and addEncoded() drop and count; what is committed frees room again', () =>
+    withStore({ maxPendingBytes: 64 * 1024, batchSize: 1000, flushIntervalMs: 60_000 }, async (store) => {
+      const bases = await fixtureEntries();
+      const sizes: number[] = [];
+      let i = 0;
+      // Entries go in until the stored bytes pending reach the bound; the rest are refused.
+      for (; i < 200; i++) {
+        const before = store.stats();
+        store.add(syntheticEntry(bases, i, 0));
+        const after = store.stats();
+        if (after.dropped > before.dropped) break;
+        sizes.push(after.pendingBytes - before.pendingBytes);
+      }
+      const s = store.stats();
+      assert.ok(i < 200 && s.dropped === 1, `${i} added, ${s.dropped} dropped`);
+      assert.equal(s.pending, sizes.length);
+      assert.equal(s.pendingBytes, sizes.reduce((a, b) => a + b, 0));
+      assert.ok(s.pendingBytes >= 64 * 1024 && s.pendingBytes - sizes[sizes.length - 1]! < 64 * 1024, `${s.pendingBytes} bytes pending`);
+      store.addEncoded(encodeRows([syntheticEntry(bases, 500, 0)]));
+      assert.equal(store.stats().dropped, 2);
+      await store.flush();
+      assert.deepEqual([store.stats().pending, store.stats().pendingBytes, store.stats().entries], [0, 0, sizes.length]);
+      const rows = encodeRows([syntheticEntry(bases, 501, 0), syntheticEntry(bases, 502, 0)]);
+      store.addEncoded(rows);
+      assert.equal(store.stats().pendingBytes, rows.length);
+      await store.flush();
+      assert.equal(store.stats().entries, sizes.length + 2);
+    }));
+
   test('rows packed elsewhere (addEncoded) are stored, read back and counted like added ones', async () => {
     const bases = await fixtureEntries();
     // Text beyond Latin-1 and a lone surrogate: the bytes cross threads as UTF-8.

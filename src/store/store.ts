@@ -35,6 +35,12 @@ export interface EntryStoreOptions {
   batchSize?: number;
   /** Entries added but not yet committed, at most; past it add() drops and counts. Default 100000. */
   maxPendingEntries?: number;
+  /**
+   * Bytes of stored entries added but not yet committed, at most; past it add() drops and
+   * counts. Default 128 MiB. The writer thread runs at a lower priority than the packet
+   * path (writer-thread.ts), so in a burst entries wait here; this bounds what that costs.
+   */
+  maxPendingBytes?: number;
   /** How often the writer enforces retention. Default 1000. */
   retentionIntervalMs?: number;
   /** Rows deleted per retention transaction. Default 2000. */
@@ -85,7 +91,9 @@ export interface StoreStats {
   byProtocol: Record<string, number>;
   /** Entries added and not yet committed. */
   pending: number;
-  /** Entries add() refused because maxPendingEntries were pending. */
+  /** Bytes of their stored form. */
+  pendingBytes: number;
+  /** Entries add() refused because maxPendingEntries or maxPendingBytes were pending. */
   dropped: number;
   /** Entries lost to a failed write. */
   failed: number;
@@ -173,6 +181,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
   const flushIntervalMs = opts.flushIntervalMs ?? 250;
   const batchSize = opts.batchSize ?? 1000;
   const maxPending = opts.maxPendingEntries ?? 100_000;
+  const maxPendingBytes = opts.maxPendingBytes ?? 128 * 1024 * 1024;
   const maxScanRows = opts.maxScanRows ?? 200_000;
   const cacheMiB = opts.cacheMiB ?? 64;
   const retention = opts.retention ?? {};
@@ -180,6 +189,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     ['flushIntervalMs', flushIntervalMs],
     ['batchSize', batchSize],
     ['maxPendingEntries', maxPending],
+    ['maxPendingBytes', maxPendingBytes],
     ['maxScanRows', maxScanRows],
     ['retention.maxAgeSec', retention.maxAgeSec],
     ['retention.maxBytes', retention.maxBytes],
@@ -253,6 +263,19 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
   let posted = 0;
   let committed = 0;
   let settled = 0; // committed or failed
+  /** Bytes in buffer and packed, and in each batch posted and not yet settled (in order: the writer answers batches in order). */
+  let bufferedBytes = 0;
+  let postedBytes = 0;
+  const postedBatchBytes: number[] = [];
+  const pendingEntries = (): number => posted + buffer.length + packedRows - settled;
+  const pendingBytes = (): number => bufferedBytes + postedBytes;
+  /** Whether add() must refuse more now. */
+  const full = (): boolean => pendingEntries() >= maxPending || pendingBytes() >= maxPendingBytes;
+  /** Whether a waiting producer may go on (drain()). */
+  const halfEmpty = (): boolean => pendingEntries() < maxPending / 2 && pendingBytes() < maxPendingBytes / 2;
+  const settleBatch = (): void => {
+    postedBytes -= postedBatchBytes.shift() ?? 0;
+  };
   let dropped = 0;
   let failed = 0;
   let duplicates = 0;
@@ -275,7 +298,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       for (const w of flushWaiters) (settled >= w.upTo ? w.resolve() : still.push(w));
       flushWaiters = still;
     }
-    if (drainWaiters.length && posted + buffer.length + packedRows - settled < maxPending / 2) {
+    if (drainWaiters.length && halfEmpty()) {
       const ws = drainWaiters;
       drainWaiters = [];
       for (const w of ws) w();
@@ -287,12 +310,14 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       case 'committed':
         committed += m.rows;
         settled += m.rows;
+        settleBatch();
         duplicates += m.rows - m.inserted;
         wakeWaiters();
         break;
       case 'error':
         failed += m.rows;
         settled += m.rows;
+        if (m.rows > 0) settleBatch(); // retention errors carry no batch
         reportError(new StoreError('store.write_failed', m.message));
         wakeWaiters();
         break;
@@ -332,11 +357,15 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     packed = [];
     packedRows = 0;
     posted += n;
+    const bytes = bufferedBytes;
+    bufferedBytes = 0;
     if (writerGone) {
       failed += n;
       settled += n;
       return;
     }
+    postedBatchBytes.push(bytes);
+    postedBytes += bytes;
     worker.postMessage({ t: 'batch', rows, packed: chunks } satisfies ToWriter, chunks.map((c) => c.buf));
   };
 
@@ -487,22 +516,25 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
   const store: EntryStore = {
     add(entry) {
       if (closed) throw new StoreError('store.closed', 'the store is closed');
-      if (posted + buffer.length + packedRows - settled >= maxPending) {
+      if (full()) {
         dropped++;
         return;
       }
-      buffer.push(rowOf(entry));
+      const row = rowOf(entry);
+      buffer.push(row);
+      bufferedBytes += row[11].length;
       scheduled();
     },
     addEncoded(rows) {
       if (closed) throw new StoreError('store.closed', 'the store is closed');
       if (rows.count === 0) return;
-      if (posted + buffer.length + packedRows - settled >= maxPending) {
+      if (full()) {
         dropped += rows.count;
         return;
       }
       packed.push(rows);
       packedRows += rows.count;
+      bufferedBytes += rows.length;
       scheduled();
     },
     query,
@@ -529,7 +561,8 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
         oldest: (oldestStmt.get() as { t: number | null }).t,
         newest: (newestStmt.get() as { t: number | null }).t,
         byProtocol,
-        pending: posted + buffer.length + packedRows - settled,
+        pending: pendingEntries(),
+        pendingBytes: pendingBytes(),
         dropped,
         failed,
         duplicates,
@@ -543,7 +576,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       return new Promise((resolve, reject) => flushWaiters.push({ upTo: posted, resolve, reject }));
     },
     drain() {
-      if (posted + buffer.length + packedRows - settled < maxPending / 2) return Promise.resolve();
+      if (halfEmpty()) return Promise.resolve();
       post();
       return new Promise((resolve) => drainWaiters.push(resolve));
     },

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
 import { nameThread } from '../common/thread-name.js';
+import { setThreadNice } from '../common/thread-priority.js';
 import { applyConnectionPragmas, decodeRows, INSERT_SQL, type EncodedRows, type EntryRow } from './schema.js';
 import { decodeLogRef, EntryLogWriter, LOG_REF_BYTES } from './entry-log.js';
 
@@ -40,6 +41,17 @@ export type FromWriter =
 const port = parentPort!;
 const settings = workerData as WriterSettings;
 nameThread('tl-store');
+/**
+ * Commits can wait; capture and dissection cannot (a packet they do not take in time is
+ * lost). On a busy host the writer therefore yields the CPU to them: in a burst the
+ * entries wait in the store's queue (bounded by maxPendingEntries and maxPendingBytes)
+ * and are committed after it. Measured in the live benchmark on two cores (the whole
+ * capture replayed in one burst): loss-free up to 339k pps at nice 0, where the writer's
+ * 0.21 s of CPU in the step competed with the dissection thread, and up to 420k at 10.
+ * The CPU each packet costs, and so the rate the tap can sustain, is the same.
+ */
+const WRITER_NICE = 10;
+setThreadNice(WRITER_NICE);
 
 const db = new Database(settings.path);
 applyConnectionPragmas(db, settings.cacheMiB);

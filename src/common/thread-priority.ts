@@ -1,0 +1,19 @@
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
+
+/**
+ * Gives the calling thread, and only it, a nice value (Linux schedules threads as tasks:
+ * setpriority(2) on a thread id changes that thread). Returns the thread id, or undefined
+ * where this cannot be done (no /proc, not Linux, or a value the process may not take).
+ */
+export function setThreadNice(nice: number): number | undefined {
+  try {
+    // "/proc/thread-self" links to "PID/task/TID".
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return undefined;
+    setPriority(tid, nice);
+    return tid;
+  } catch {
+    return undefined;
+  }
+}
