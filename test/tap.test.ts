@@ -824,6 +824,15 @@ describe('the hub API of a running tap', { skip: fileTools }, () => {
     for (const e of streamed) assert.deepEqual(e, httpStored.get(e.id), e.id);
   });
 
+  test('a second tap on the same data folder is refused, naming the first; the first goes on', T, async () => {
+    assert.ok(tap, 'the paging test started the tap');
+    const r = await tapline(['tap', '--read', NGINX_FIXTURE, '--once', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', '--quiet'], 30_000);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`is in use by another tapline tap \\(pid ${tap.child.pid}\\); give each tap its own --data \\[tap.data_in_use\\]`));
+    assert.deepEqual(await api(tap, '/healthz', null), { status: 200, body: { ok: true } });
+    assert.equal(readFileSync(join(dir, 'data', 'tap.lock'), 'utf8'), `${tap.child.pid}\n`);
+  });
+
   test('every route but /healthz needs the token', T, async () => {
     assert.ok(tap, 'the paging test started the tap');
     assert.deepEqual(await api(tap, '/healthz', null), { status: 200, body: { ok: true } });

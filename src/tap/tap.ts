@@ -13,6 +13,7 @@ import { openPacketRing, flowsFromEntries, type PacketRing } from '../pcap/index
 import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntrySource, type HubLive, type HubPcapSource, type HubStatsSnapshot } from '../hub/index.js';
 import type { TapWorkerMessage } from './tap-worker.js';
 import { siblingModule } from '../common/worker.js';
+import { lockDataDir } from './data-lock.js';
 
 export type TapSource =
   | {
@@ -71,9 +72,25 @@ const IN_FLIGHT_BYTES = 32 << 20;
  */
 export async function startTap(opts: TapOptions): Promise<Tap> {
   mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const { token, created } = opts.token ? { token: opts.token, created: false } : loadOrCreateToken(opts.dataDir);
-  const store = openEntryStore({ dir: join(opts.dataDir, 'entries'), retention: opts.retention });
-  const ring = openPacketRing({ dir: join(opts.dataDir, 'ring'), maxBytes: opts.ring.maxBytes, maxAgeSec: opts.ring.maxAgeSec });
+  // Before anything in the folder is opened: a second tap on it is refused (data-lock.ts).
+  const lock = lockDataDir(opts.dataDir);
+  let store: EntryStore;
+  let ring: PacketRing;
+  let token: string;
+  let created: boolean;
+  try {
+    ({ token, created } = opts.token ? { token: opts.token, created: false } : loadOrCreateToken(opts.dataDir));
+    store = openEntryStore({ dir: join(opts.dataDir, 'entries'), retention: opts.retention });
+    try {
+      ring = openPacketRing({ dir: join(opts.dataDir, 'ring'), maxBytes: opts.ring.maxBytes, maxAgeSec: opts.ring.maxAgeSec });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
 
   const subscribers = new Set<(e: Entry) => void>();
   const live: HubLive = {
@@ -250,8 +267,12 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     clearInterval(flushTimer);
     await pipeline.finish().catch(() => undefined);
     await app?.close();
-    ring.close();
-    await store.close();
+    try {
+      ring.close();
+      await store.close();
+    } finally {
+      lock.release();
+    }
   };
 
   let url: string;
