@@ -619,6 +619,8 @@ describe('tapline tap on a live link (network namespaces)', { skip: liveSkip }, 
     assert.equal(metric(m.body, 'tapline_entries_total', 'protocol="dns"'), 6);
     for (const source of ['kernel', 'interface', 'tapline']) assert.equal(metric(m.body, 'tapline_drops_total', `source="${source}"`), 0, source);
     assert.equal(metric(m.body, 'tapline_store_entries'), 12);
+    assert.equal(metric(m.body, 'tapline_store_pending_entries'), 0);
+    for (const reason of ['queue_full', 'write_failed']) assert.equal(metric(m.body, 'tapline_store_lost_total', `reason="${reason}"`), 0, reason);
     assert.ok(metric(m.body, 'tapline_ring_packets_total')! >= recorded);
   });
 

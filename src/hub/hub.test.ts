@@ -274,7 +274,7 @@ describe('stats and metrics', () => {
         reassemblyHeldBytes: 4096,
         reassemblyLimitHits: { oooFlow: 2 },
         issues: { 'http.header_too_long': 3, 'tcp.gap': 5 },
-        store: { entries: 40, bytes: 81920, evicted: 6 },
+        store: { entries: 40, bytes: 81920, evicted: 6, pending: 12, pendingBytes: 90000, dropped: 4, failed: 1 },
         ring: { bytes: 1 << 20, segments: 3, packets: 1200 },
       }),
     });
@@ -300,6 +300,10 @@ describe('stats and metrics', () => {
     assert.equal(value('tapline_tcp_gaps_total'), 5);
     assert.equal(value('tapline_store_entries'), 40);
     assert.equal(value('tapline_store_evicted_total'), 6);
+    assert.equal(value('tapline_store_pending_entries'), 12);
+    assert.equal(value('tapline_store_pending_bytes'), 90000);
+    assert.equal(value('tapline_store_lost_total', { reason: 'queue_full' }), 4);
+    assert.equal(value('tapline_store_lost_total', { reason: 'write_failed' }), 1);
     assert.equal(value('tapline_ring_segments'), 3);
     assert.equal(value('tapline_api_requests_total', { route: '/healthz', status: '200' }), 1);
 

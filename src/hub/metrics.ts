@@ -29,7 +29,18 @@ export interface TapTotals {
   reassemblyLimitHits?: Record<string, number>;
   /** Issue codes counted on the way (decode, reassembly, dissection), by code. */
   issues?: Record<string, number>;
-  store?: { entries: number; bytes: number; evicted?: number };
+  store?: {
+    entries: number;
+    bytes: number;
+    evicted?: number;
+    /** Entries made and waiting to be committed now, and the bytes of their stored form. */
+    pending?: number;
+    pendingBytes?: number;
+    /** Entries the store refused because its queue was full (maxPendingEntries / maxPendingBytes). */
+    dropped?: number;
+    /** Entries lost to failed writes (disk full, I/O error). */
+    failed?: number;
+  };
   ring?: { bytes: number; segments: number; packets?: number };
 }
 
@@ -48,6 +59,9 @@ export interface TapMetrics {
   storeEntries: Gauge<never>;
   storeBytes: Gauge<never>;
   storeEvicted: Counter<never>;
+  storePending: Gauge<never>;
+  storePendingBytes: Gauge<never>;
+  storeLost: Counter<'reason'>;
   ringBytes: Gauge<never>;
   ringSegments: Gauge<never>;
   ringPackets: Counter<never>;
@@ -71,6 +85,9 @@ export const tapMetricNames = [
   'tapline_store_entries',
   'tapline_store_bytes',
   'tapline_store_evicted_total',
+  'tapline_store_pending_entries',
+  'tapline_store_pending_bytes',
+  'tapline_store_lost_total',
   'tapline_ring_bytes',
   'tapline_ring_segments',
   'tapline_ring_packets_total',
@@ -127,6 +144,9 @@ export function createTapMetrics(registry: Registry, opts: { totals?: () => TapT
     storeEntries: gauge(registry, 'tapline_store_entries', 'Entries kept in the store now.', refresh),
     storeBytes: gauge(registry, 'tapline_store_bytes', 'Bytes the entry store takes on disk now.', refresh),
     storeEvicted: counter(registry, 'tapline_store_evicted_total', 'Entries removed by retention (age or size).', [], refresh),
+    storePending: gauge(registry, 'tapline_store_pending_entries', 'Entries made and waiting to be committed to the store now.', refresh),
+    storePendingBytes: gauge(registry, 'tapline_store_pending_bytes', 'Bytes of the entries waiting to be committed now.', refresh),
+    storeLost: counter(registry, 'tapline_store_lost_total', 'Entries made but never stored, by reason: queue_full (the store fell too far behind), write_failed (disk full, I/O error).', ['reason'], refresh),
     ringBytes: gauge(registry, 'tapline_ring_bytes', 'Bytes the packet ring takes on disk now.', refresh),
     ringSegments: gauge(registry, 'tapline_ring_segments', 'PCAPNG segment files in the packet ring now.', refresh),
     ringPackets: counter(registry, 'tapline_ring_packets_total', 'Packets written to the packet ring.', [], refresh),
@@ -148,6 +168,10 @@ export function createTapMetrics(registry: Registry, opts: { totals?: () => TapT
         m.storeEntries.set(t.store.entries);
         m.storeBytes.set(t.store.bytes);
         bump(m.storeEvicted, 'storeEvicted', t.store.evicted);
+        if (t.store.pending !== undefined) m.storePending.set(t.store.pending);
+        if (t.store.pendingBytes !== undefined) m.storePendingBytes.set(t.store.pendingBytes);
+        bump(m.storeLost, 'storeLost/queue_full', t.store.dropped, { reason: 'queue_full' });
+        bump(m.storeLost, 'storeLost/write_failed', t.store.failed, { reason: 'write_failed' });
       }
       if (t.ring) {
         m.ringBytes.set(t.ring.bytes);
@@ -158,6 +182,7 @@ export function createTapMetrics(registry: Registry, opts: { totals?: () => TapT
   };
   // Drops by every source are shown from the start, so "no drops" reads 0, not "no data".
   for (const source of ['kernel', 'interface', 'tapline']) m.drops.inc({ source }, 0);
+  for (const reason of ['queue_full', 'write_failed']) m.storeLost.inc({ reason }, 0);
   return m;
 }
 

@@ -212,7 +212,11 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
       const s = snapshot();
       const st = store.stats();
       const rs = ring.stats();
-      return { ...s, store: { entries: st.entries, bytes: st.bytes }, ring: { bytes: rs.diskBytes, segments: rs.segments, packets: rs.packets } };
+      return {
+        ...s,
+        store: { entries: st.entries, bytes: st.bytes, evicted: st.expired, pending: st.pending, pendingBytes: st.pendingBytes, dropped: st.dropped, failed: st.failed },
+        ring: { bytes: rs.diskBytes, segments: rs.segments, packets: rs.packets },
+      };
     },
   });
 
