@@ -389,11 +389,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     return s;
   };
 
-  /**
-   * Reads candidates from `after` on, matching each, until `want` entries matched, the
-   * scan budget ran out, or the candidates ended. `last` is the last row read.
-   */
-  /** runPage, then the log files' descriptors go (EntryLogReader.release). */
+  /** readPage, then the log files' descriptors are closed (EntryLogReader.release). */
   function runPage(...args: Parameters<typeof readPage>): ReturnType<typeof readPage> {
     try {
       return readPage(...args);
@@ -402,6 +398,10 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     }
   }
 
+  /**
+   * Reads candidates from `after` on, matching each, until `want` entries matched, the
+   * scan budget ran out, or the candidates ended. `last` is the last row read.
+   */
   function readPage(
     q: CompiledQuery | undefined,
     o: { from?: number; to?: number; order: 'asc' | 'desc' },
