@@ -29,7 +29,8 @@ Capture:
   --once               with --read/--replay: stop once the file is done (default: keep serving)
 
 Storage and API:
-  --data DIR           data folder (default: $TAPLINE_DATA or ~/.local/share/tapline)
+  --data DIR           data folder (default: $TAPLINE_DATA or ~/.local/share/tapline);
+                       one tap at a time: a second one on it is refused (DIR/tap.lock)
   --listen HOST:PORT   API address (default 127.0.0.1:8899)
   --token TOKEN        API token (default: made at first start, kept in DIR/token)
   --retention-age DUR  keep entries this long (default 7d)
