@@ -45,7 +45,9 @@ export function lockDataDir(dir: string): DataLock {
     try {
       fd = openSync(path, 'wx', 0o600);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // Taken again between our clearing a stale lock and our claim: another tap is starting.
+      if (attempt > 0) throw new DataLockError(`the data folder ${dir} is being taken by another tapline tap; give each tap its own --data`);
       let owner = NaN;
       try {
         owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
