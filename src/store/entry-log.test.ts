@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readdirSync, readlinkSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readlinkSync, statSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Entry } from '../entries/index.js';
@@ -161,6 +161,36 @@ describe('entry log files', () => {
       let onDisk = 0;
       for (const f of logFiles(dir)) onDisk += statSync(join(dir, 'log', f)).size;
       assert.ok(onDisk <= logLive + 2 * 128 * 1024, `${onDisk} bytes of log files for ${logLive} live`);
+    });
+  });
+
+  test('a write that fails (disk full) loses its batch, counted and reported; the next batch goes to a new file and is stored', async () => {
+    const bases = await fixtureEntries();
+    const errors: string[] = [];
+    await withStore({ flushIntervalMs: 60_000, batchSize: 1000, logFromBytes: 0, logFileBytes: 16 * 1024, onError: (e) => errors.push(e.message) }, async (store, dir) => {
+      const batch = (from: number) => Array.from({ length: 20 }, (_, i) => syntheticEntry(bases, from + i, T0));
+      for (const e of batch(0)) store.add(e);
+      await store.flush();
+      // The file the next batch opens (one past the newest: the first batch filled its
+      // file past logFileBytes) is /dev/full, where every write fails with ENOSPC.
+      const newest = Math.max(...logFiles(dir).map((f) => Number(f.slice(0, 8))));
+      symlinkSync('/dev/full', join(dir, 'log', logFileName(newest + 1)));
+      for (const e of batch(100)) store.add(e);
+      await store.flush();
+      let s = store.stats();
+      assert.deepEqual([s.entries, s.failed], [20, 20]);
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!, /ENOSPC/);
+      // The failed file is gone; the next batch lands in a new one and reads back.
+      assert.equal(existsSync(join(dir, 'log', logFileName(newest + 1))), false);
+      for (const e of batch(200)) store.add(e);
+      await store.flush();
+      s = store.stats();
+      assert.deepEqual([s.entries, s.failed], [40, 20]);
+      for (const from of [0, 200]) for (const e of batch(from)) assert.deepEqual(store.get(e.id), plain(e));
+      for (const e of batch(100)) assert.equal(store.get(e.id), undefined);
+      const { table, refs } = bookkeeping(dir);
+      assert.deepEqual([...table].sort(), [...refs].sort());
     });
   });
 

@@ -131,7 +131,15 @@ export class EntryLogWriter {
       let bytes = 0;
       do bytes += bufs[end++]!.length;
       while (end < bufs.length && this.offset + bytes + bufs[end]!.length <= this.fileBytes);
-      this.writeAll(bufs.slice(i, end), bytes);
+      try {
+        this.writeAll(bufs.slice(i, end), bytes);
+      } catch (e) {
+        // A failed write (disk full, I/O error) closes the file: what it got of this batch
+        // is dead weight no row will point to, and the next batch begins a new file,
+        // which works again as soon as the disk does.
+        this.roll();
+        throw e;
+      }
       for (let k = i; k < end; k++) {
         refs.push(encodeLogRef({ file: this.current, offset: this.offset, length: bufs[k]!.length, json: json[k]! }));
         this.offset += bufs[k]!.length;
