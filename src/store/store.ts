@@ -389,13 +389,17 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     return s;
   };
 
-  /** readPage, then the log files' descriptors are closed (EntryLogReader.release). */
-  function runPage(...args: Parameters<typeof readPage>): ReturnType<typeof readPage> {
+  /** Runs a read of the store, then closes the log files' descriptors it opened (EntryLogReader.release). */
+  function reading<T>(read: () => T): T {
     try {
-      return readPage(...args);
+      return read();
     } finally {
       logReader.release();
     }
+  }
+
+  function runPage(...args: Parameters<typeof readPage>): ReturnType<typeof readPage> {
+    return reading(() => readPage(...args));
   }
 
   /**
@@ -489,14 +493,12 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
       return (prepare(`SELECT count(*) AS n FROM (${spec.sql})`).get(...spec.params) as { n: number }).n;
     }
     const has = textTest(q);
-    try {
+    reading(() => {
       for (const row of prepare(spec.sql).iterate(...spec.params) as IterableIterator<{ entry: string | Buffer }>) {
         const entry = stored(row.entry, has);
         if (entry !== undefined && q.match(entry)) n++;
       }
-    } finally {
-      logReader.release();
-    }
+    });
     return q.limit !== undefined ? Math.min(n, q.limit) : n;
   }
 
@@ -542,11 +544,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     count,
     get(id) {
       const row = getStmt.get(id) as { entry: string | Buffer } | undefined;
-      try {
-        return row ? stored(row.entry) : undefined;
-      } finally {
-        logReader.release();
-      }
+      return reading(() => (row ? stored(row.entry) : undefined));
     },
     stats() {
       const byProtocol: Record<string, number> = {};

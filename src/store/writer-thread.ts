@@ -111,6 +111,13 @@ function applyLogTally(t: LogTally): void {
   pendingLog = t;
 }
 
+/** Deletes a log file no row points into any more, and forgets what it held. */
+function forgetFile(file: number): void {
+  logLiveBytes -= logLive.get(file)?.bytes ?? 0;
+  logLive.delete(file);
+  log.remove(file);
+}
+
 /** After a transaction: on commit, logLive takes its tally and the files it emptied are deleted; on rollback both are forgotten. */
 function afterCommit(committed: boolean): void {
   const t = pendingLog;
@@ -125,11 +132,7 @@ function afterCommit(committed: boolean): void {
     logLiveBytes += d.bytes;
     logLive.set(file, live);
   }
-  for (const file of files) {
-    logLiveBytes -= logLive.get(file)?.bytes ?? 0;
-    logLive.delete(file);
-    log.remove(file);
-  }
+  for (const file of files) forgetFile(file);
 }
 
 /**
@@ -140,9 +143,7 @@ function dropSealedEmpty(): void {
   for (const file of log.takeSealed()) {
     if ((logLive.get(file)?.rows ?? 0) > 0) continue;
     dropLog.run(file);
-    logLiveBytes -= logLive.get(file)?.bytes ?? 0;
-    logLive.delete(file);
-    log.remove(file);
+    forgetFile(file);
   }
 }
 
