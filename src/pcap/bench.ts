@@ -15,6 +15,7 @@ import { createDecoder } from '../decode/index.js';
 import { repoRoot } from '../../test/support/paths.js';
 import { flowsFromEntries, type FlowFields } from './flow.js';
 import { openPacketRing } from './ring.js';
+import { recordBatch } from './test-support.js';
 
 export interface RingBenchRow {
   name: string;
@@ -52,7 +53,7 @@ export async function benchRing(opts: { capture?: string; log?: (line: string) =
   await readCaptureFile(capture, (p) => packets.push({ ...p }));
   let bytes = 0;
   for (const p of packets) bytes += p.capLen;
-  // What the tap's capture thread already has for each packet: its decoded 5-tuple.
+  // Each packet's decoded 5-tuple, to pick a connection to export below.
   const decoder = createDecoder();
   const flows: (FlowFields | null)[] = packets.map((p) => {
     const d = decoder.decode(p);
@@ -65,16 +66,27 @@ export async function benchRing(opts: { capture?: string; log?: (line: string) =
   let exportAllMs = 0;
   let exportAllPackets = 0;
   try {
-    const cases: { name: string; maxBytes: number; callerFlow: boolean }[] = [
-      { name: 'flow from caller, no rolling', maxBytes: 4 * 2 ** 30, callerFlow: true },
-      { name: 'ring decodes, no rolling', maxBytes: 4 * 2 ** 30, callerFlow: false },
-      { name: 'flow from caller, rolling in 64 MiB', maxBytes: 64 << 20, callerFlow: true },
+    // What the live capture delivers: batches of bare pcap records, about 1 MiB each.
+    const batches: Buffer[] = [];
+    for (let i = 0, bytesIn = 0, start = 0; i <= packets.length; i++) {
+      if (i === packets.length || bytesIn > 1 << 20) {
+        batches.push(recordBatch(packets.slice(start, i)));
+        start = i;
+        bytesIn = 0;
+      }
+      if (i < packets.length) bytesIn += 16 + packets[i]!.capLen;
+    }
+    const linkType = packets[0]?.linkType ?? 1;
+    const cases: { name: string; maxBytes: number; records: boolean }[] = [
+      { name: 'record batches, no rolling', maxBytes: 4 * 2 ** 30, records: true },
+      { name: 'packet by packet, no rolling', maxBytes: 4 * 2 ** 30, records: false },
+      { name: 'record batches, rolling in 64 MiB', maxBytes: 64 << 20, records: true },
     ];
     for (const c of cases) {
       const ringDir = join(dir, c.name.replace(/[^a-z0-9]+/gi, '-'));
       const ring = openPacketRing({ dir: ringDir, maxBytes: c.maxBytes, maxAgeSec: 1e9, segmentBytes: c.maxBytes > 2 ** 30 ? 64 << 20 : 8 << 20, flushIntervalMs: 0 });
       const t0 = process.hrtime.bigint();
-      if (c.callerFlow) for (let i = 0; i < packets.length; i++) ring.write(packets[i]!, flows[i]);
+      if (c.records) for (const batch of batches) ring.writeRecords(batch, linkType, true, 0);
       else for (let i = 0; i < packets.length; i++) ring.write(packets[i]!);
       ring.close();
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;

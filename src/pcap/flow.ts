@@ -1,9 +1,10 @@
 /**
  * Flows as the packet ring indexes them: the symmetric 5-tuple (both directions of a
- * connection are one flow), hashed per packet without building a string.
+ * connection are one flow) and its hash (decode/flow-hash.ts, read from each packet's headers).
  */
 import type { Entry } from '../entries/entry.js';
 import { IpProto } from '../decode/types.js';
+import { flowHashOf, type FlowFields } from '../decode/flow-hash.js';
 
 /** The symmetric 5-tuple: (ipA, portA) is the lower endpoint (address text, then port). */
 export interface FlowKey {
@@ -15,17 +16,7 @@ export interface FlowKey {
   proto: number;
 }
 
-/**
- * The fields of one packet's flow as the decoder gives them: a DecodedPacket fits as is,
- * so the capture thread hands over what it already decoded without copying.
- */
-export interface FlowFields {
-  srcIp: string;
-  dstIp: string;
-  srcPort: number;
-  dstPort: number;
-  ipProto: number;
-}
+export type { FlowFields } from '../decode/flow-hash.js';
 
 /** One flow to export, optionally with its own time window (ms since the epoch). */
 export interface FlowRequest {
@@ -58,37 +49,9 @@ export function sameFlow(f: FlowFields, k: FlowKey): boolean {
   );
 }
 
-function mixString(h: number, s: string): number {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h;
-}
-
-/**
- * A 31-bit symmetric hash (a small integer, the fastest Map key V8 has). Collisions
- * are resolved at export by comparing the decoded 5-tuple, so they cost a read, never
- * a wrong packet.
- */
+/** The flow hash of a flow given by address text (decode/flow-hash.ts): what the ring's index holds for its packets. */
 export function flowHash(ip1: string, port1: number, ip2: string, port2: number, proto: number): number {
-  let h = 0x811c9dc5 ^ proto;
-  if (endpointFirst(ip1, port1, ip2, port2)) {
-    h = mixString(h, ip1);
-    h = Math.imul(h ^ port1, 0x01000193);
-    h = mixString(h ^ 0x2f, ip2);
-    h = Math.imul(h ^ port2, 0x01000193);
-  } else {
-    h = mixString(h, ip2);
-    h = Math.imul(h ^ port2, 0x01000193);
-    h = mixString(h ^ 0x2f, ip1);
-    h = Math.imul(h ^ port1, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h & 0x7fffffff;
-}
-
-export function flowHashOf(f: FlowFields): number {
-  return flowHash(f.srcIp, f.srcPort, f.dstIp, f.dstPort, f.ipProto);
+  return flowHashOf({ srcIp: ip1, srcPort: port1, dstIp: ip2, dstPort: port2, ipProto: proto });
 }
 
 export function flowKeyHash(k: FlowKey): number {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ethernetIpTcp, ethernetIpUdp, ipv4Packet, udpDatagram } from '../decode/test-packets.js';
 import { hiLoToNanos, nanosToHiLo, PcapngWriter } from './pcapng-writer.js';
-import { ipv4Bytes, ipv6Bytes } from './ip-bytes.js';
+import { ipv4Bytes, ipv6Bytes } from '../decode/ip-bytes.js';
 import { capinfos, readPackets, tsharkFields } from './test-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapline-pcapng-'));

@@ -11,7 +11,7 @@
  */
 import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { ipv4Bytes, ipv6Bytes } from './ip-bytes.js';
+import { ipv4Bytes, ipv6Bytes } from '../decode/ip-bytes.js';
 import { put32le } from '../common/bytes.js';
 
 export const BLOCK_SHB = 0x0a0d0d0a;
@@ -228,6 +228,7 @@ export class PcapngWriter {
    * in nanoseconds exactly as given.
    */
   writePacket(interfaceId: number, tsSec: number, tsNsec: number, data: Buffer, origLen: number, comment?: string): number {
+    if (comment === undefined || comment.length === 0) return this.writePacketAt(interfaceId, tsSec, tsNsec, data, 0, data.length, origLen);
     const capLen = data.length;
     const padded = pad4(capLen);
     let commentBytes = 0;
@@ -256,6 +257,29 @@ export class PcapngWriter {
       b.writeUInt32LE(0, o); // opt_endofopt
       o += 4;
     }
+    put32le(b, o, len);
+    this.pos += len;
+    return this.flushed + start;
+  }
+
+  /** writePacket, without a comment, of the frame at `src[off, off + capLen)` (a record inside a capture batch). */
+  writePacketAt(interfaceId: number, tsSec: number, tsNsec: number, src: Uint8Array, off: number, capLen: number, origLen: number): number {
+    const padded = pad4(capLen);
+    const len = EPB_HEADER_BYTES + padded + 4;
+    const b = this.reserve(len);
+    const start = this.pos;
+    nanosToHiLo(tsSec, tsNsec, this.ts);
+    put32le(b, start, BLOCK_EPB);
+    put32le(b, start + 4, len);
+    put32le(b, start + 8, interfaceId >>> 0);
+    put32le(b, start + 12, this.ts.hi >>> 0);
+    put32le(b, start + 16, this.ts.lo >>> 0);
+    put32le(b, start + 20, capLen);
+    put32le(b, start + 24, Math.max(origLen, capLen) >>> 0);
+    // A plain Uint8Array view: Buffer#copy with offsets builds one through Buffer's species, a few times slower.
+    b.set(new Uint8Array(src.buffer, src.byteOffset + off, capLen), start + EPB_HEADER_BYTES);
+    let o = start + EPB_HEADER_BYTES + capLen;
+    for (; o < start + EPB_HEADER_BYTES + padded; o++) b[o] = 0;
     put32le(b, o, len);
     this.pos += len;
     return this.flushed + start;

@@ -1,7 +1,7 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync, openSync, closeSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import { flowHash, flowKey, flowKeyOf, flowsFromEntries } from './flow.js';
 import type { RawPacket } from '../capture/types.js';
 import { ethernetIpUdp } from '../decode/test-packets.js';
 import { BASE_SEC, mixedTraffic, numberedPacket, packetNumber } from './test-traffic.js';
-import { capinfos, rawPacket, readPackets, tsharkFields } from './test-support.js';
+import { capinfos, rawPacket, readPackets, recordBatch, tsharkFields } from './test-support.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tapline-ring-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -102,6 +102,19 @@ describe('rolling by age', () => {
     ring.close();
   });
 
+  test('record batches: µs timestamps become ns; a record cut short at the end is counted and left out', async () => {
+    const issues = new IssueCounter();
+    const ring = openPacketRing({ dir: freshDir(), maxBytes: 1 << 20, maxAgeSec: 1e6, flushIntervalMs: 0, issues });
+    const packets = [0, 1, 2].map((i) => ({ ...numberedPacket(i), tsNsec: 123_456_000 + i * 1000 }));
+    const batch = recordBatch(packets, false);
+    assert.deepEqual(ring.writeRecords(Buffer.concat([batch, batch.subarray(0, 20)]), packets[0]!.linkType, false, 0), { packets: 3, bytes: packets.reduce((n, p) => n + p.capLen, 0) });
+    assert.equal(issues.get('capture.batch_cut'), 1);
+    const out = await exportToFile(ring, {}, 'records-us');
+    const back = await readPackets(out.file);
+    assert.deepEqual(back.map((p) => [p.tsSec, p.tsNsec, p.data.toString('hex')]), packets.map((p) => [p.tsSec, p.tsNsec, p.data.toString('hex')]));
+    ring.close();
+  });
+
   test('bad configuration fails at start with a code', () => {
     const dir = freshDir();
     const code = (f: () => unknown): string => {
@@ -125,17 +138,22 @@ describe('export', () => {
   const [a, b, c6, u, a2, u2] = conversations as [typeof conversations[0], ...typeof conversations];
   const ms = (i: number): number => packets[i]!.tsSec * 1000 + packets[i]!.tsNsec / 1e6;
 
-  /** Writes the traffic three ways: flow from the caller's decoder, left to the ring, or null (no flow). */
-  function fill(mode: 'caller' | 'ring'): PacketRing {
+  /** Writes the traffic packet by packet, or as batches of bare pcap records (as the live capture delivers them). */
+  function fill(mode: 'records' | 'packets'): PacketRing {
     // Small segments: conversations span several of them.
     const ring = openPacketRing({ dir: freshDir(), maxBytes: 1 << 20, maxAgeSec: 1e6, segmentBytes: 1024, flushIntervalMs: 0 });
-    const decoder = createDecoder();
-    for (const p of packets) ring.write(p, mode === 'ring' ? undefined : decoder.decode(p));
+    if (mode === 'packets') for (const p of packets) ring.write(p);
+    else {
+      for (let i = 0; i < packets.length; i += 7) {
+        const batch = recordBatch(packets.slice(i, i + 7));
+        assert.deepEqual(ring.writeRecords(batch, packets[i]!.linkType, true, 0), { packets: Math.min(7, packets.length - i), bytes: packets.slice(i, i + 7).reduce((n, p) => n + p.capLen, 0) });
+      }
+    }
     return ring;
   }
 
-  for (const mode of ['caller', 'ring'] as const) {
-    test(`by flows selects exactly the packets of those flows, in time order (flow given by the ${mode})`, async () => {
+  for (const mode of ['records', 'packets'] as const) {
+    test(`by flows selects exactly the packets of those flows, in time order (written as ${mode})`, async () => {
       const ring = fill(mode);
       assert.ok(ring.segments().length >= 3);
       const out = await exportToFile(ring, { flows: [{ key: b.key }, { key: u.key }, { key: c6.key }] }, `flows-${mode}`);
@@ -149,7 +167,7 @@ describe('export', () => {
   }
 
   test('a per-flow window picks the whole TCP connection it overlaps, not the earlier one on the same 5-tuple', async () => {
-    const ring = fill('caller');
+    const ring = fill('records');
     assert.deepEqual(a.key, a2.key);
     // A window around the request of the second connection only (its 4th packet).
     const i = a2.packets[3]!;
@@ -166,7 +184,7 @@ describe('export', () => {
   });
 
   test('flowsFromEntries: one request per 5-tuple spanning its entries; UDP exported by the window', async () => {
-    const ring = fill('caller');
+    const ring = fill('records');
     const ts = (i: number): number => Math.floor(ms(i));
     const entries = [
       { src: { ip: '10.0.0.3', port: 5353 }, dst: { ip: '10.0.0.53', port: 53 }, protocol: { name: 'dns', version: '', abbr: 'DNS', layer4: 'udp' as const }, timestamp: ts(u2.packets[0]!), elapsedTime: ms(u2.packets[1]!) - ms(u2.packets[0]!) },
@@ -185,7 +203,7 @@ describe('export', () => {
   });
 
   test('window and filter: both ends included to the nanosecond, predicate applied', async () => {
-    const ring = fill('caller');
+    const ring = fill('records');
     const lo = 5;
     const hi = 20;
     const out = await exportToFile(ring, { from: ms(lo), to: ms(hi) }, 'window');
@@ -197,7 +215,7 @@ describe('export', () => {
   });
 
   test('section comment, names and packet comments reach tshark', async () => {
-    const ring = fill('ring');
+    const ring = fill('packets');
     const out = await exportToFile(
       ring,
       {
@@ -277,16 +295,19 @@ describe('restart', () => {
     second.close();
     assert.equal(second.segments().at(-1)!.seq, segs.at(-1)!.seq + 1, 'new segments continue the numbering');
 
-    // Damage: drop one index, cut 10 bytes off the last segment.
+    // Damage: drop one index, mark another as version 1 (whose flow hashes were of address text), cut 10 bytes off the last segment.
     const all = second.segments();
     unlinkSync(all[1]!.path.replace(/\.pcapng$/, '.idx'));
+    const v1 = openSync(all[2]!.path.replace(/\.pcapng$/, '.idx'), 'r+');
+    writeSync(v1, Buffer.from([1, 0, 0, 0]), 0, 4, 4);
+    closeSync(v1);
     const last = all.at(-1)!;
     truncateSync(last.path, statSync(last.path).size - 10);
 
     const third = openPacketRing(opts);
     const st = third.stats();
     assert.equal(st.segmentsAdopted, all.length);
-    assert.equal(st.segmentsRebuilt, 2, 'the one without an index and the one whose size no longer matches');
+    assert.equal(st.segmentsRebuilt, 3, 'the one without an index, the one of version 1 and the one whose size no longer matches');
     // A numbered packet is 242 bytes: its EPB is 28 + 244 (padded) + 4 = 276 bytes, 10 of them cut.
     assert.equal(st.tornBytes, 276 - 10, 'the rest of the torn last block is dropped');
     const out = await exportToFile(third, {}, 'adopted');

@@ -15,7 +15,8 @@ import type { RawPacket } from '../capture/types.js';
 import { IssueCounter } from '../common/index.js';
 import { createDecoder, type Decoder } from '../decode/index.js';
 import { exportPackets, type ExportSegment } from './export.js';
-import { flowHashOf, type FlowFields } from './flow.js';
+import { u32le } from '../common/bytes.js';
+import { flowHashAt, flowHashOf } from '../decode/flow-hash.js';
 import { hiLoToNanos, PcapngWriter, type PcapngTarget } from './pcapng-writer.js';
 import { SegmentIndexBuilder, StoredSegmentIndex, writeFileAtomic, type SegmentIndexView } from './segment-index.js';
 import { scanSegment } from './segment-reader.js';
@@ -130,10 +131,10 @@ class Ring implements PacketRing {
     }
   }
 
-  write(p: RawPacket, flow?: FlowFields | null): void {
+  write(p: RawPacket): void {
     if (this.isClosed) return;
     try {
-      this.put(p, flow);
+      this.put(p.data, 0, p.capLen, p.origLen, p.tsSec, p.tsNsec, p.linkType, p.interfaceId, this.hashOf(p.data, 0, p.capLen, p.linkType, p.tsSec, p.tsNsec, p.origLen));
     } catch (e) {
       // A full disk or an I/O error must not stop capture (see writeFailed).
       this.st.packetsLost++;
@@ -141,35 +142,70 @@ class Ring implements PacketRing {
     }
   }
 
-  private put(p: RawPacket, flow: FlowFields | null | undefined): void {
-    const ms = p.tsSec * 1000 + p.tsNsec / 1e6;
+  writeRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): { packets: number; bytes: number } {
+    const len = batch.length;
+    let packets = 0;
+    let bytes = 0;
+    let o = 0;
+    while (o + 16 <= len) {
+      const capLen = u32le(batch, o + 8);
+      const at = o + 16;
+      if (at + capLen > len) break;
+      packets++;
+      bytes += capLen;
+      o = at + capLen;
+      if (this.isClosed) continue;
+      const tsSec = u32le(batch, at - 16);
+      const tsNsec = nanos ? u32le(batch, at - 12) : u32le(batch, at - 12) * 1000;
+      const origLen = u32le(batch, at - 4);
+      try {
+        this.put(batch, at, capLen, origLen, tsSec, tsNsec, linkType, interfaceId, this.hashOf(batch, at, capLen, linkType, tsSec, tsNsec, origLen, interfaceId));
+      } catch (e) {
+        this.st.packetsLost++;
+        this.writeFailed(e);
+      }
+    }
+    if (o < len) this.issues.count('capture.batch_cut');
+    return { packets, bytes };
+  }
+
+  /**
+   * The flow hash the packet is indexed by (-1: none): read from its headers, or, where
+   * they do not tell it (fragments, tunnels), from what this ring's own decoder makes of
+   * a copy of it (a fragment is kept until its datagram is whole; the batch it came in
+   * may be handed to another thread once written).
+   */
+  private hashOf(b: Buffer, off: number, capLen: number, linkType: number, tsSec: number, tsNsec: number, origLen: number, interfaceId = 0): number {
+    const hash = flowHashAt(b, off, capLen, linkType);
+    if (hash >= 0) return hash;
+    this.decoder ??= createDecoder({ issues: this.issues });
+    const d = this.decoder.decode({ linkType, interfaceId, tsSec, tsNsec, capLen, origLen, data: Buffer.from(b.subarray(off, off + capLen)), recordOffset: -1 });
+    return d === null ? -1 : flowHashOf(d);
+  }
+
+  private put(b: Buffer, off: number, capLen: number, origLen: number, tsSec: number, tsNsec: number, linkType: number, interfaceId: number, hash: number): void {
+    const ms = tsSec * 1000 + tsNsec / 1e6;
     let seg = this.open;
     // EPB size: 28 header + padded data + 4 trailer.
-    const blockLen = 32 + ((p.capLen + 3) & ~3);
+    const blockLen = 32 + ((capLen + 3) & ~3);
     if (seg !== null && seg.index.packets > 0 && (seg.writer.offset + blockLen > this.segmentBytes || ms - seg.firstMs >= this.segmentMs)) {
       this.closeOpen();
       seg = null;
     }
     if (seg === null) seg = this.startSegment(ms);
-    const key = p.interfaceId * 65536 + p.linkType;
+    const key = interfaceId * 65536 + linkType;
     let iface: number;
     if (key === this.lastIfaceKey) iface = this.lastIfaceId;
     else {
-      iface = seg.ifaces.get(key) ?? this.addInterface(seg, p, key);
+      iface = seg.ifaces.get(key) ?? this.addInterface(seg, interfaceId, linkType, key);
       this.lastIfaceKey = key;
       this.lastIfaceId = iface;
     }
-    let hash = -1;
-    if (flow === undefined) {
-      this.decoder ??= createDecoder({ issues: this.issues });
-      const d = this.decoder.decode(p);
-      if (d !== null) hash = flowHashOf(d);
-    } else if (flow !== null) hash = flowHashOf(flow);
-    const offset = seg.writer.writePacket(iface, p.tsSec, p.tsNsec, p.data, p.origLen);
+    const offset = seg.writer.writePacketAt(iface, tsSec, tsNsec, b, off, capLen, origLen);
     seg.index.add(offset, ms, hash);
     seg.index.bytes = seg.writer.offset;
     this.st.packets++;
-    this.st.bytes += p.capLen;
+    this.st.bytes += capLen;
     if (ms > this.newestMs) this.newestMs = ms;
     const total = this.closedBytes + seg.writer.offset;
     if (total > this.maxBytes || (this.closed.length > 0 && this.newestMs - this.closed[0]!.maxMs > this.maxAgeMs)) this.enforceRetention();
@@ -327,10 +363,10 @@ class Ring implements PacketRing {
     return seg;
   }
 
-  private addInterface(seg: OpenSegment, p: RawPacket, key: number): number {
-    const name = this.interfaceName?.(p.interfaceId, p.linkType);
-    const id = seg.writer.addInterface({ linkType: p.linkType, name });
-    seg.index.interfaces.push(name === undefined ? { linkType: p.linkType, sourceId: p.interfaceId } : { linkType: p.linkType, sourceId: p.interfaceId, name });
+  private addInterface(seg: OpenSegment, interfaceId: number, linkType: number, key: number): number {
+    const name = this.interfaceName?.(interfaceId, linkType);
+    const id = seg.writer.addInterface({ linkType, name });
+    seg.index.interfaces.push(name === undefined ? { linkType, sourceId: interfaceId } : { linkType, sourceId: interfaceId, name });
     seg.ifaces.set(key, id);
     return id;
   }
@@ -448,9 +484,15 @@ class Ring implements PacketRing {
           raw.tsNsec = t.nsec;
           raw.capLen = p.capLen;
           raw.origLen = p.origLen;
-          raw.data = p.data;
-          const d = decoder.decode(raw);
-          index.add(p.offset, t.sec * 1000 + t.nsec / 1e6, d === null ? -1 : flowHashOf(d));
+          // As hashOf: from the headers, else from the decoder, given a copy (it keeps
+          // fragments, and p.data is a view of the scan's window, which the next read reuses).
+          let hash = flowHashAt(p.data, 0, p.capLen, iface.linkType);
+          if (hash < 0) {
+            raw.data = Buffer.from(p.data);
+            const d = decoder.decode(raw);
+            hash = d === null ? -1 : flowHashOf(d);
+          }
+          index.add(p.offset, t.sec * 1000 + t.nsec / 1e6, hash);
         },
       );
       if (!res.valid) return null;

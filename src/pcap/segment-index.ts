@@ -19,7 +19,8 @@
 import { closeSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
 export const INDEX_MAGIC = 0x5852_4c54; // "TLRX" read as little-endian bytes
-export const INDEX_VERSION = 1;
+/** 2: flow hashes of decode/flow-hash.ts (1 hashed address text); an index of another version is rebuilt from its segment. */
+export const INDEX_VERSION = 2;
 const HEADER_BYTES = 56;
 /** A time mark every this many bytes of segment. */
 export const TIME_MARK_BYTES = 256 * 1024;

@@ -51,3 +51,17 @@ export async function readPackets(file: string): Promise<StoredPacket[]> {
 export function rawPacket(data: Buffer, tsSec: number, tsNsec: number, linkType = 1, interfaceId = 0, origLen = data.length): RawPacket {
   return { linkType, interfaceId, tsSec, tsNsec, capLen: data.length, origLen, data, recordOffset: -1 };
 }
+
+/** Packets as one batch of bare pcap records, as the live capture delivers them (16-byte little-endian header, then the frame). */
+export function recordBatch(packets: readonly RawPacket[], nanos = true): Buffer {
+  const parts: Buffer[] = [];
+  for (const p of packets) {
+    const head = Buffer.alloc(16);
+    head.writeUInt32LE(p.tsSec, 0);
+    head.writeUInt32LE(nanos ? p.tsNsec : Math.floor(p.tsNsec / 1000), 4);
+    head.writeUInt32LE(p.data.length, 8);
+    head.writeUInt32LE(p.origLen, 12);
+    parts.push(head, p.data);
+  }
+  return Buffer.concat(parts);
+}

@@ -107,11 +107,15 @@ export interface RingStats {
 }
 
 export interface PacketRing {
+  /** Stores one packet, indexed by its flow hash (decode/flow-hash.ts). */
+  write(p: RawPacket): void;
   /**
-   * Stores one packet. `flow`: the decoder's view of it (a DecodedPacket fits), null
-   * when the caller's decoder found no TCP/UDP flow, undefined to let the ring decode it.
+   * Stores every packet of a batch of bare pcap records (16-byte little-endian header,
+   * then the frame: what the live capture delivers), with no object made per packet.
+   * A record cut short at the end is counted (`capture.batch_cut`) and left out.
+   * Returns the packets and captured bytes of the batch.
    */
-  write(p: RawPacket, flow?: FlowFields | null): void;
+  writeRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): { packets: number; bytes: number };
   /** Writes buffered packets to the segment file (an export does this itself). */
   flush(): void;
   export(opts: ExportOptions, out: PcapngTarget): Promise<ExportResult>;

@@ -2,8 +2,8 @@ import { readCaptureFile } from '../capture/index.js';
 import type { RawPacket } from '../capture/types.js';
 import type { DecodedPacket } from '../decode/types.js';
 import { createDecoder } from '../decode/index.js';
-import { emptyPeekedFlow, peekFlow } from './flow-peek.js';
-import { BatchWriter, symmetricFlowHash } from './packet-codec.js';
+import { flowHashAt, flowHashOf } from '../decode/flow-hash.js';
+import { BatchWriter } from './packet-codec.js';
 
 export interface DispatchBench {
   packets: number;
@@ -38,17 +38,17 @@ export async function benchDispatch(file: string, lanes = 4): Promise<DispatchBe
   const t1 = performance.now();
   await readCaptureFile(file, (p) => {
     const d = decoder.decode(p);
-    if (d !== null) enqueue(writers[symmetricFlowHash(d) % lanes]!, p, d);
+    if (d !== null) enqueue(writers[Math.max(0, flowHashOf(d)) % lanes]!, p, d);
   });
   const decodedSeconds = (performance.now() - t1) / 1000;
 
-  const flow = emptyPeekedFlow();
   const slow = createDecoder();
   const t2 = performance.now();
   await readCaptureFile(file, (p) => {
-    if (peekFlow(p, flow)) return enqueue(writers[symmetricFlowHash(flow) % lanes]!, p, null);
+    const hash = flowHashAt(p.data, 0, p.data.length, p.linkType);
+    if (hash >= 0) return enqueue(writers[hash % lanes]!, p, null);
     const d = slow.decode(p);
-    if (d !== null) enqueue(writers[symmetricFlowHash(d) % lanes]!, p, d);
+    if (d !== null) enqueue(writers[Math.max(0, flowHashOf(d)) % lanes]!, p, d);
   });
   const rawSeconds = (performance.now() - t2) / 1000;
   return { packets, decodedSeconds, rawSeconds, readSeconds };

@@ -4,7 +4,7 @@ import { emptyDecodedPacket, type DecodedPacket } from '../decode/types.js';
 import type { RawPacket } from '../capture/types.js';
 import { createDecoder } from '../decode/index.js';
 import { ethernetIpTcp, ethernetIpUdp } from '../decode/test-packets.js';
-import { BatchWriter, readBatch, symmetricFlowHash } from './packet-codec.js';
+import { BatchWriter, readBatch } from './packet-codec.js';
 
 function packet(i: number, payloadBytes: number): DecodedPacket {
   const p = emptyDecodedPacket();
@@ -98,30 +98,5 @@ describe('packet batches between threads', () => {
       seen.map((r) => [r.interfaceId, r.tsSec, r.tsNsec, r.capLen, r.origLen, r.linkType, r.data.toString('hex')]),
       frames.map((f, i) => [70_000 + i, 1_795_375_602 + i, 999_999_999 - i, f.length, f.length + 4, 1, f.toString('hex')]),
     );
-  });
-});
-
-describe('symmetricFlowHash', () => {
-  test('both directions of a flow give the same value', () => {
-    for (let i = 0; i < 100; i++) {
-      const a = packet(i, 0);
-      const b = { ...a, srcIp: a.dstIp, dstIp: a.srcIp, srcPort: a.dstPort, dstPort: a.srcPort };
-      assert.equal(symmetricFlowHash(a), symmetricFlowHash(b));
-    }
-  });
-
-  test('connections between two hosts from even client ports (as Linux picks them) spread over 2, 3 and 4 threads', () => {
-    for (const n of [2, 3, 4]) {
-      const lanes = new Array<number>(n).fill(0);
-      for (let port = 40_000; port < 42_000; port += 2) {
-        const p = packet(0, 0);
-        p.srcIp = '10.213.30.1';
-        p.dstIp = '10.213.30.2';
-        p.srcPort = port;
-        lanes[symmetricFlowHash(p) % n]++;
-      }
-      // 1000 connections: each thread gets its share within ±20 %.
-      for (const count of lanes) assert.ok(Math.abs(count - 1000 / n) < (1000 / n) * 0.2, `${n} threads: ${lanes.join(', ')}`);
-    }
   });
 });

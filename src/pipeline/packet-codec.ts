@@ -1,13 +1,13 @@
 import type { RawPacket } from '../capture/types.js';
+import { u32le } from '../common/bytes.js';
 import type { DecodedPacket } from '../decode/types.js';
-import type { PeekedFlow } from './flow-peek.js';
 
 /**
  * Packets cross from the thread that hands them out to the dissecting threads packed into
  * transferable batches: one ArrayBuffer holds many records, never one message per packet.
  * A record is a decoded packet, or, when the hand-out sends raw frames (parallel.ts,
  * `rawDispatch`), a raw frame that the receiving thread decodes; packets the handing-out
- * thread still decodes itself (an IP fragment, a tunnel: see flow-peek.ts) travel decoded
+ * thread still decodes itself (an IP fragment, a tunnel: see decode/flow-hash.ts) travel decoded
  * among them.
  *
  * Record layout (little endian), byte 46 says which:
@@ -55,19 +55,25 @@ export class BatchWriter {
 
   /** Appends the raw frame of `p` (the receiver decodes it); false when it does not fit (take() the batch, then append again). */
   appendRaw(p: RawPacket): boolean {
-    const size = FIXED + p.data.length;
+    return this.appendFrame(p.data, 0, p.data.length, p.origLen, p.tsSec, p.tsNsec, p.linkType, p.interfaceId);
+  }
+
+  /** appendRaw for a frame at `src[off, off + capLen)`, such as a record inside a capture batch. */
+  appendFrame(src: Uint8Array, off: number, capLen: number, origLen: number, tsSec: number, tsNsec: number, linkType: number, interfaceId: number): boolean {
+    const size = FIXED + capLen;
     if (!this.room(size)) return false;
     const v = this.view;
     const o = this.pos;
     v.setUint32(o, size, true);
-    v.setFloat64(o + 4, p.tsSec, true);
-    v.setUint32(o + 12, p.tsNsec, true);
-    v.setUint32(o + 16, p.origLen >>> 0, true);
-    v.setUint16(o + 20, p.linkType, true);
-    v.setUint32(o + 24, p.interfaceId >>> 0, true);
+    v.setFloat64(o + 4, tsSec, true);
+    v.setUint32(o + 12, tsNsec, true);
+    v.setUint32(o + 16, origLen >>> 0, true);
+    v.setUint16(o + 20, linkType, true);
+    v.setUint32(o + 24, interfaceId >>> 0, true);
     this.buf[o + 46] = KIND_RAW;
-    v.setUint32(o + 48, p.data.length, true);
-    p.data.copy(this.buf, o + FIXED);
+    v.setUint32(o + 48, capLen, true);
+    // A plain Uint8Array view: Buffer#subarray and Buffer#copy build theirs through Buffer's species, a few times slower.
+    this.buf.set(new Uint8Array(src.buffer, src.byteOffset + off, capLen), o + FIXED);
     this.pos = o + size;
     this.count++;
     return true;
@@ -222,20 +228,25 @@ export function readBatch(
 }
 
 /**
- * Both directions of a connection give the same value: the flow's thread. The XOR of the
- * two sides is symmetric but keeps their bit patterns (Linux gives connect() even ports,
- * so the lowest bit was the same for every connection between two hosts and `% 2` put
- * them all on one thread); murmur3's finalizer spreads every input bit over all of them.
+ * Calls `onPacket` for each record of a batch of bare pcap records (16-byte little-endian
+ * header, then the frame: what the live capture delivers) in `batch`'s first `length`
+ * bytes, with one reused RawPacket whose `data` is a view of `batch`. A record cut short
+ * at the end is left out (the sender counted it).
  */
-export function symmetricFlowHash(p: PeekedFlow): number {
-  let h = stringHash(p.srcIp) ^ stringHash(p.dstIp) ^ Math.imul(p.srcPort ^ p.dstPort, 0x9e3779b1) ^ p.ipProto;
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-function stringHash(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h;
+export function readRecords(batch: ArrayBuffer, length: number, linkType: number, nanos: boolean, interfaceId: number, onPacket: (raw: RawPacket) => void): void {
+  const b = Buffer.from(batch, 0, length);
+  const raw: RawPacket = { linkType, interfaceId, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: b, recordOffset: -1 };
+  let o = 0;
+  while (o + 16 <= length) {
+    const capLen = u32le(b, o + 8);
+    const at = o + 16;
+    if (at + capLen > length) break;
+    raw.tsSec = u32le(b, o);
+    raw.tsNsec = nanos ? u32le(b, o + 4) : u32le(b, o + 4) * 1000;
+    raw.capLen = capLen;
+    raw.origLen = u32le(b, o + 12);
+    raw.data = b.subarray(at, at + capLen);
+    onPacket(raw);
+    o = at + capLen;
+  }
 }

@@ -1,7 +1,8 @@
 /**
  * The parallel pipeline against the serial one on real captures: every way of handing
  * packets out (raw frames the workers decode, or packets decoded by the handing-out
- * thread) and every number of threads gives the same entries. Two of the inputs take the
+ * thread, or the live capture's batches of pcap records) and every number of threads gives
+ * the same entries. Two of the inputs take the
  * handing-out thread's own decoder for every packet: the DNS capture with each IPv4
  * datagram cut into fragments, and the HTTP capture carried inside VXLAN.
  */
@@ -14,6 +15,7 @@ import { ethernetFrame, ethernetIpUdp, fragmentIpv4, rawPacket, vxlanPayload } f
 import type { Entry } from '../entries/index.js';
 import { repoRoot } from '../../test/support/paths.js';
 import { siblingModule } from '../common/worker.js';
+import { recordBatch } from '../pcap/test-support.js';
 import { createParallelPipeline, createPipeline } from './index.js';
 
 async function packetsOf(file: string): Promise<RawPacket[]> {
@@ -53,23 +55,33 @@ function serial(packets: RawPacket[]): string[] {
   return out.map(keyOf).sort();
 }
 
-async function parallel(packets: RawPacket[], workers: number, rawDispatch: boolean): Promise<{ keys: string[]; entries: number; packets: number }> {
+type HandOut = 'raw frames' | 'decoded packets' | 'record batches';
+
+async function parallel(packets: RawPacket[], workers: number, how: HandOut): Promise<{ keys: string[]; entries: number; packets: number; issues: Record<string, number> }> {
   const out: Entry[] = [];
   const p = createParallelPipeline({
     workers,
-    rawDispatch,
+    rawDispatch: how !== 'decoded packets',
     workerUrl: siblingModule(import.meta.url, 'test-worker'),
     settings: { nodeName: 't' },
     sinkData: null,
     batchBytes: 4096, // many batches even for a small capture
     onSinkMessage: (m) => out.push(...(m as Entry[])),
   });
-  for (const packet of packets) {
-    p.push(packet);
-    await p.drained();
+  if (how === 'record batches') {
+    // As the live capture delivers them: bare pcap records, several packets a batch.
+    for (let i = 0; i < packets.length; i += 9) {
+      p.pushRecords(recordBatch(packets.slice(i, i + 9)), packets[i]!.linkType, true, 0);
+      await p.drained();
+    }
+  } else {
+    for (const packet of packets) {
+      p.push(packet);
+      await p.drained();
+    }
   }
   const summary = await p.finish();
-  return { keys: out.map(keyOf).sort(), entries: summary.entries, packets: summary.packets };
+  return { keys: out.map(keyOf).sort(), entries: summary.entries, packets: summary.packets, issues: summary.issues };
 }
 
 describe('parallel dissection gives the entries of the serial pipeline', async () => {
@@ -86,9 +98,9 @@ describe('parallel dissection gives the entries of the serial pipeline', async (
       const want = serial(packets);
       assert.ok(want.length >= 5, `${want.length} entries`);
       for (const workers of [1, 2, 3]) {
-        for (const rawDispatch of [true, false]) {
-          const got = await parallel(packets, workers, rawDispatch);
-          const how = `${workers} workers, ${rawDispatch ? 'raw frames' : 'decoded packets'}`;
+        for (const handOut of ['raw frames', 'decoded packets', 'record batches'] as const) {
+          const got = await parallel(packets, workers, handOut);
+          const how = `${workers} workers, ${handOut}`;
           assert.equal(got.packets, packets.length, how);
           assert.equal(got.entries, want.length, how);
           assert.deepEqual(got.keys, want, how);
@@ -96,4 +108,24 @@ describe('parallel dissection gives the entries of the serial pipeline', async (
       }
     });
   }
+});
+
+describe('record batches', () => {
+  test('a record cut short at the end of a batch is counted and left out; the rest is dissected (1 and 2 workers)', async () => {
+    const dns = await packetsOf(join(repoRoot, 'src/protocols/dns/fixtures/dns-dnsmasq.pcap'));
+    const want = serial(dns);
+    for (const workers of [1, 2]) {
+      const out: Entry[] = [];
+      const p = createParallelPipeline({ workers, workerUrl: siblingModule(import.meta.url, 'test-worker'), settings: { nodeName: 't' }, sinkData: null, onSinkMessage: (m) => out.push(...(m as Entry[])) });
+      const whole = recordBatch(dns);
+      // Every packet, then the first 30 bytes of the first one again: a header and part of a frame.
+      p.pushRecords(Buffer.concat([whole, whole.subarray(0, 30)]), dns[0]!.linkType, true, 0);
+      // Too short for even a header.
+      p.pushRecords(whole.subarray(0, 9), dns[0]!.linkType, true, 0);
+      const summary = await p.finish();
+      assert.equal(summary.packets, dns.length, `${workers} workers`);
+      assert.equal(summary.issues['capture.batch_cut'], 2, `${workers} workers`);
+      assert.deepEqual(out.map(keyOf).sort(), want, `${workers} workers`);
+    }
+  });
 });

@@ -6,8 +6,9 @@ import type { RawPacket } from '../capture/types.js';
 import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
 import type { DecodedPacket, DecodeLimits } from '../decode/types.js';
 import type { Entry } from '../entries/index.js';
-import { BatchWriter, readBatch, symmetricFlowHash } from './packet-codec.js';
-import { emptyPeekedFlow, peekFlow, type PeekedFlow } from './flow-peek.js';
+import { u32le } from '../common/bytes.js';
+import { flowHashAt, flowHashOf } from '../decode/flow-hash.js';
+import { BatchWriter, readBatch, readRecords } from './packet-codec.js';
 import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } from './pipeline.js';
 
 /**
@@ -16,11 +17,13 @@ import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } f
  * connection on the same one), packed in transferable batches. Each worker reassembles,
  * dissects and turns its entries into output.
  *
- * This thread only reads each packet's flow from its headers (flow-peek.ts) and sends the
- * raw frame, which the worker decodes; only packets whose flow needs the full decoder (IP
- * fragments, tunnels, extension headers) are decoded here and travel decoded. Measured in
- * CPU seconds per thread (README.md "Threads"), the workers spend no more than on decoded
- * records, and this thread hands the benchmark capture out in 0.11 s instead of 0.25 s.
+ * This thread only reads each packet's flow hash from its headers (decode/flow-hash.ts)
+ * and sends the raw frame, which the worker decodes; only packets whose flow needs the
+ * full decoder (IP fragments, tunnels, extension headers) are decoded here and travel
+ * decoded. Measured in CPU seconds per thread (README.md "Threads"), the workers spend no
+ * more than on decoded records, and this thread hands the benchmark capture out in 0.11 s
+ * instead of 0.25 s. With one worker, a live capture's batches go to it whole
+ * (pushRecords): nothing is done here per packet.
  */
 export interface ParallelOptions {
   workers: number;
@@ -53,12 +56,15 @@ export interface ParallelOptions {
 }
 
 export interface ParallelPipeline {
+  /** Queues the packet for its flow's thread. */
+  push(packet: RawPacket): void;
   /**
-   * Queues the packet for its flow's thread. Returns the packet's flow (one object reused
-   * for every packet: read it before the next push), or null when it has none to dissect
-   * (not TCP/UDP over IP, or a fragment still waiting for the rest).
+   * Queues every packet of a batch of bare pcap records (16-byte little-endian header,
+   * then the frame: what the live capture delivers). Takes the batch: with one worker it
+   * is transferred whole, so `batch` must not be used afterwards. A record cut short at
+   * the end is counted (`capture.batch_cut`) and left out.
    */
-  push(packet: RawPacket): PeekedFlow | null;
+  pushRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): void;
   /** Sends every partly filled batch now (a live source calls it on a timer, so quiet traffic is not held back). */
   flushPartial(): void;
   /** Packets dropped because dissection could not keep up (only with dropWhenBehind). */
@@ -69,7 +75,11 @@ export interface ParallelPipeline {
   readonly issues: IssueCounter;
 }
 
-type ToWorker = { batch: ArrayBuffer; length: number } | { finish: true };
+/** `units`: what the batch counts against maxInFlight (a record batch counts per batchBytes it holds). */
+type ToWorker =
+  | { batch: ArrayBuffer; length: number }
+  | { records: ArrayBuffer; length: number; linkType: number; nanos: boolean; interfaceId: number; units: number }
+  | { finish: true };
 
 /** What a worker thread gets as workerData. */
 interface WorkerSetup {
@@ -97,7 +107,6 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   const maxInFlight = opts.maxInFlight ?? 8;
   const issues = new IssueCounter();
   const decoder = createDecoder({ limits: opts.decodeLimits, issues });
-  const peeked = emptyPeekedFlow();
   const raw = opts.rawDispatch ?? true;
   let failure: Error | undefined;
   let wake: (() => void) | undefined;
@@ -156,6 +165,20 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     if (d === null) w.appendRaw(packet);
     else w.append(d);
   };
+  /** A packet that the hash read from its headers cannot place: decoded here, it travels decoded. */
+  const pushDecoded = (packet: RawPacket): void => {
+    const p = decoder.decode(packet);
+    if (p === null) return;
+    const hash = flowHashOf(p);
+    enqueue(lanes[hash < 0 ? 0 : hash % n], packet, p);
+  };
+  const cutBatch = () => issues.count('capture.batch_cut');
+  /** The record batch as a transferable ArrayBuffer holding just its bytes. */
+  const ownBuffer = (batch: Buffer, length: number): ArrayBuffer =>
+    batch.byteOffset === 0 && batch.buffer.byteLength === length && !(batch.buffer instanceof SharedArrayBuffer)
+      ? (batch.buffer as ArrayBuffer)
+      : (batch.buffer.slice(batch.byteOffset, batch.byteOffset + length) as ArrayBuffer);
+  const frame: RawPacket = { linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: Buffer.alloc(0), recordOffset: -1 };
   const waitFor = async (ready: () => boolean) => {
     while (!ready()) {
       if (failure) throw failure;
@@ -169,14 +192,72 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     push(packet) {
       packets++;
       bytes += packet.capLen;
-      if (raw && peekFlow(packet, peeked)) {
-        enqueue(lanes[symmetricFlowHash(peeked) % n], packet, null);
-        return peeked;
+      const hash = raw ? flowHashAt(packet.data, 0, packet.data.length, packet.linkType) : -1;
+      if (hash >= 0) enqueue(lanes[hash % n], packet, null);
+      else pushDecoded(packet);
+    },
+    pushRecords(batch, linkType, nanos, interfaceId) {
+      const len = batch.length;
+      if (n === 1 && raw) {
+        // One worker: the batch goes as it is, after what is already waiting for it.
+        let o = 0;
+        let count = 0;
+        while (o + 16 <= len) {
+          const next = o + 16 + u32le(batch, o + 8);
+          if (next > len) break;
+          count++;
+          bytes += next - o - 16;
+          o = next;
+        }
+        if (o < len) cutBatch();
+        packets += count;
+        if (count === 0) return;
+        const lane = lanes[0];
+        if (lane.writer.bytes > 0 && !(dropWhenBehind && lane.inFlight >= maxInFlight)) send(lane);
+        if (dropWhenBehind && lane.inFlight >= maxInFlight) {
+          dropped += count;
+          return;
+        }
+        const units = Math.max(1, Math.ceil(o / batchBytes));
+        lane.inFlight += units;
+        const records = ownBuffer(batch, o);
+        lane.worker.postMessage({ records, length: o, linkType, nanos, interfaceId, units } satisfies ToWorker, [records]);
+        return;
       }
-      const p = decoder.decode(packet);
-      if (p === null) return null;
-      enqueue(lanes[symmetricFlowHash(p) % n], packet, p);
-      return p;
+      frame.linkType = linkType;
+      frame.interfaceId = interfaceId;
+      let o = 0;
+      while (o + 16 <= len) {
+        const capLen = u32le(batch, o + 8);
+        const at = o + 16;
+        if (at + capLen > len) break;
+        const tsSec = u32le(batch, o);
+        const tsNsec = nanos ? u32le(batch, o + 4) : u32le(batch, o + 4) * 1000;
+        const origLen = u32le(batch, o + 12);
+        packets++;
+        bytes += capLen;
+        const hash = raw ? flowHashAt(batch, at, capLen, linkType) : -1;
+        if (hash >= 0) {
+          const w = lanes[hash % n].writer;
+          if (!w.appendFrame(batch, at, capLen, origLen, tsSec, tsNsec, linkType, interfaceId)) {
+            const lane = lanes[hash % n];
+            if (dropWhenBehind && lane.inFlight >= maxInFlight) dropped++;
+            else {
+              send(lane);
+              w.appendFrame(batch, at, capLen, origLen, tsSec, tsNsec, linkType, interfaceId);
+            }
+          }
+        } else {
+          frame.tsSec = tsSec;
+          frame.tsNsec = tsNsec;
+          frame.capLen = capLen;
+          frame.origLen = origLen;
+          frame.data = batch.subarray(at, at + capLen);
+          pushDecoded(frame);
+        }
+        o = at + capLen;
+      }
+      if (o < len) cutBatch();
     },
     flushPartial() {
       for (const lane of lanes) if (lane.writer.bytes > 0 && !(dropWhenBehind && lane.inFlight >= maxInFlight)) send(lane);
@@ -247,12 +328,17 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
     flowInfo.active = flows.activeFlows();
     return sink.flush(flowInfo);
   };
+  const decodeAndAdd = (raw: RawPacket) => {
+    const d = decoder.decode(raw);
+    if (d !== null) add(d);
+  };
   port.on('message', (m: ToWorker) => {
     try {
-      if ('batch' in m) {
-        readBatch(m.batch, m.length, packet, decode, add);
+      if ('batch' in m || 'records' in m) {
+        if ('batch' in m) readBatch(m.batch, m.length, packet, decode, add);
+        else readRecords(m.records, m.length, m.linkType, m.nanos, m.interfaceId, decodeAndAdd);
         const out = flush();
-        port.postMessage({ ack: 1, sink: out?.message } satisfies FromWorker, out?.transfer);
+        port.postMessage({ ack: 'units' in m ? m.units : 1, sink: out?.message } satisfies FromWorker, out?.transfer);
       } else {
         const done = flows.finish();
         const out = flush();

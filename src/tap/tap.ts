@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { RawPacket } from '../capture/types.js';
 import { readCaptureFile } from '../capture/index.js';
-import { createPcapRecordParser } from '../capture/capture-parser.js';
 import { openLiveCapture, compileFilter, type LiveCapture } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
@@ -149,8 +148,8 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const onPacket = (p: RawPacket) => {
     counters.packets++;
     counters.bytes += p.capLen;
-    // The ring indexes the packet by the flow the pipeline found (null: none), so no packet is decoded twice.
-    ring.write(p, pipeline.push(p));
+    ring.write(p);
+    pipeline.push(p);
   };
 
   let capture: LiveCapture | undefined;
@@ -166,7 +165,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   }, 50);
 
   const openLive = (src: Extract<TapSource, { kind: 'live' }>): LiveCapture => {
-    const parsers = new Map<string, { parse: ReturnType<typeof createPcapRecordParser>; index: number }>();
+    const interfaceIds = new Map<string, number>();
     return openLiveCapture({
       interfaces: src.interfaces,
       filter: src.filter,
@@ -174,18 +173,19 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
       bufferBytes: src.bufferBytes,
       promiscuous: src.promiscuous,
       netns: src.netns,
+      // A batch is handled whole: the ring stores its records, then it goes to dissection
+      // (whole, to a single dissection thread), with no object made per packet here.
       onBatch(batch, linkType, tsResolution, interfaceName) {
-        let p = parsers.get(interfaceName);
-        if (p === undefined) {
-          const index = parsers.size;
-          const parse = createPcapRecordParser(linkType, src.snaplen ?? 262144, tsResolution, (raw) => {
-            raw.interfaceId = index;
-            onPacket(raw);
-          });
-          p = { parse, index };
-          parsers.set(interfaceName, p);
+        let interfaceId = interfaceIds.get(interfaceName);
+        if (interfaceId === undefined) {
+          interfaceId = interfaceIds.size;
+          interfaceIds.set(interfaceName, interfaceId);
         }
-        p.parse.push(batch);
+        const nanos = tsResolution === 'ns';
+        const { packets, bytes } = ring.writeRecords(batch, linkType, nanos, interfaceId);
+        counters.packets += packets;
+        counters.bytes += bytes;
+        pipeline.pushRecords(batch, linkType, nanos, interfaceId);
       },
       onError(err) {
         process.stderr.write(`tapline tap: capture: ${err.message}\n`);

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LinkType, type RawPacket } from '../capture/types.js';
 import { readCaptureFile } from '../capture/index.js';
-import { createDecoder } from '../decode/index.js';
+import { createDecoder } from './index.js';
 import {
   ethernetFrame,
   ethernetIpTcp,
@@ -20,32 +20,40 @@ import {
   tcpSegment,
   udpDatagram,
   vxlanPayload,
-} from '../decode/test-packets.js';
+} from './test-packets.js';
 import { corpusDir } from '../../test/support/paths.js';
-import { emptyPeekedFlow, peekFlow } from './flow-peek.js';
+import { flowHashAt, flowHashOf } from './flow-hash.js';
 
 const five = (f: { srcIp: string; dstIp: string; srcPort: number; dstPort: number; ipProto: number }) => [f.srcIp, f.dstIp, f.srcPort, f.dstPort, f.ipProto];
+const flow = (srcIp: string, dstIp: string, srcPort: number, dstPort: number, ipProto: number) => ({ srcIp, dstIp, srcPort, dstPort, ipProto });
+const hashAt = (p: RawPacket) => flowHashAt(p.data, 0, p.data.length, p.linkType);
 
-/** Feeds packets in order to a decoder and to peekFlow; every peeked flow must be the decoder's (or the decoder finds none). */
+/**
+ * Feeds packets in order to a decoder and to flowHashAt: every hash read from the headers
+ * must be the decoded flow's (or the decoder finds no flow), and every decoded flow has one.
+ */
 function checkAgainstDecoder(packets: Iterable<RawPacket>): { peeked: number; decoded: number; total: number } {
   const decoder = createDecoder();
-  const flow = emptyPeekedFlow();
   let peeked = 0;
   let decoded = 0;
   let total = 0;
   for (const p of packets) {
     total++;
-    const hit = peekFlow(p, flow);
+    const hash = hashAt(p);
     const d = decoder.decode(p);
-    if (d !== null) decoded++;
-    if (!hit) continue;
+    if (d !== null) {
+      decoded++;
+      assert.ok(flowHashOf(d) >= 0, `packet ${total}: ${five(d).join(' ')}`);
+    }
+    if (hash < 0) continue;
     peeked++;
-    if (d !== null) assert.deepEqual(five(flow), five(d), `packet ${total}`);
+    assert.ok(hash <= 0x7fffffff);
+    if (d !== null) assert.equal(hash, flowHashOf(d), `packet ${total}: ${five(d).join(' ')}`);
   }
   return { peeked, decoded, total };
 }
 
-describe('peekFlow', () => {
+describe('flowHashAt and flowHashOf', () => {
   test('plain TCP and UDP over Ethernet, VLAN, SLL, SLL2 and raw IP are read from the headers', () => {
     const tcp4 = ethernetIpTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 8080, payload: Buffer.from('x') });
     const udp6 = ethernetIpUdp({ src: 'fd00::1', dst: 'fd00::2', sport: 5353, dport: 53, payload: Buffer.from('q') });
@@ -60,11 +68,45 @@ describe('peekFlow', () => {
       [rawPacket(ip4, LinkType.IPV4), ['192.168.1.1', '192.168.1.2', 1, 2, 6]],
     ];
     for (const [p, want] of cases) {
-      const flow = emptyPeekedFlow();
-      assert.ok(peekFlow(p, flow));
-      assert.deepEqual(five(flow), want);
+      const [srcIp, dstIp, srcPort, dstPort, proto] = want as [string, string, number, number, number];
+      assert.equal(hashAt(p), flowHashOf(flow(srcIp, dstIp, srcPort, dstPort, proto)), p.data.toString('hex'));
+      // The other direction, and the frame as a record inside a larger buffer.
+      assert.equal(hashAt(p), flowHashOf(flow(dstIp, srcIp, dstPort, srcPort, proto)));
+      const batch = Buffer.concat([Buffer.alloc(37, 0xee), p.data, Buffer.alloc(9, 0xee)]);
+      assert.equal(flowHashAt(batch, 37, p.data.length, p.linkType), hashAt(p));
     }
     assert.equal(checkAgainstDecoder(cases.map(([p]) => p)).decoded, cases.length);
+    // Each field counts.
+    const base = flowHashOf(flow('10.0.0.1', '10.0.0.2', 40000, 8080, 6));
+    for (const other of [flow('10.0.0.3', '10.0.0.2', 40000, 8080, 6), flow('10.0.0.1', '10.0.0.2', 40001, 8080, 6), flow('10.0.0.1', '10.0.0.2', 40000, 8080, 17), flow('::ffff:10.0.0.1', '10.0.0.2', 40000, 8080, 6)]) {
+      assert.notEqual(flowHashOf(other), base, five(other).join(' '));
+    }
+  });
+
+  test('never reads past the record: a frame cut short inside a batch is refused however the bytes after it look', () => {
+    const p = ethernetIpTcp({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 8080, payload: Buffer.from('x') });
+    for (const cut of [13, 14 + 19, 14 + 20 + 3]) {
+      const batch = Buffer.concat([p.subarray(0, cut), p.subarray(cut)]);
+      assert.equal(flowHashAt(batch, 0, cut, LinkType.ETHERNET), -1, `cut at ${cut}`);
+    }
+  });
+
+  test('address text that is no address gives -1; IPv6 text in any spelling gives the same hash', () => {
+    for (const bad of ['', '1.2.3', '256.1.1.1', '1.2.3.4.5', '1..2.3', '1.2.3.4 ', '1234.1.1.1', 'a.b.c.d', 'fd00:::1', 'g::1']) {
+      assert.equal(flowHashOf(flow(bad, '10.0.0.2', 1, 2, 6)), -1, JSON.stringify(bad));
+      assert.equal(flowHashOf(flow('10.0.0.2', bad, 1, 2, 6)), -1, JSON.stringify(bad));
+    }
+    assert.equal(flowHashOf(flow('fd00::1', 'FD00:0:0:0:0:0:0:2', 1, 2, 6)), flowHashOf(flow('fd00:0::1', 'fd00::2', 1, 2, 6)));
+    assert.ok(flowHashOf(flow('0.0.0.0', '255.255.255.255', 0, 65535, 17)) >= 0);
+  });
+
+  test('connections between two hosts from even client ports (as Linux picks them) spread over 2, 3 and 4 threads', () => {
+    for (const n of [2, 3, 4]) {
+      const lanes = new Array<number>(n).fill(0);
+      for (let port = 40_000; port < 42_000; port += 2) lanes[flowHashOf(flow('10.213.30.1', '10.213.30.2', port, 80, 6)) % n]++;
+      // 1000 connections: each thread gets its share within ±20 %.
+      for (const count of lanes) assert.ok(Math.abs(count - 1000 / n) < (1000 / n) * 0.2, `${n} threads: ${lanes.join(', ')}`);
+    }
   });
 
   test('fragments, tunnels, extension headers, other transports and short frames are left to the decoder', () => {
@@ -83,13 +125,13 @@ describe('peekFlow', () => {
       rawPacket(inner.subarray(0, 14 + 20 + 2)),
       rawPacket(inner, 999),
     ];
-    for (const p of refused) assert.equal(peekFlow(p, emptyPeekedFlow()), false, p.data.subarray(0, 40).toString('hex'));
+    for (const p of refused) assert.equal(hashAt(p), -1, p.data.subarray(0, 40).toString('hex'));
     // What the decoder makes of the tunnels is the inner flow, which the outer headers do not tell.
     const d = createDecoder().decode(refused.at(-7)!);
     assert.deepEqual(d && five(d), ['10.244.1.5', '10.244.2.7', 33000, 80, 6]);
   });
 
-  test('on every corpus capture, a peeked flow is the decoder\'s flow for that packet', async () => {
+  test('on every corpus capture, a hash read from the headers is the decoded flow\'s', async () => {
     const files = readdirSync(corpusDir).filter((f) => /\.pcap(ng)?$/.test(f));
     let totals = { peeked: 0, decoded: 0, total: 0, files: 0 };
     for (const f of files) {
