@@ -306,6 +306,12 @@ export class PcapngWriter {
     return this.writePacket(interfaceId, t.sec, t.nsec, block.subarray(EPB_HEADER_BYTES, EPB_HEADER_BYTES + capLen), block.readUInt32LE(24), comment);
   }
 
+  /** `bytes` were written to the target by someone else, after a flush(): they count in `offset`. */
+  wroteDirectly(bytes: number): void {
+    if (this.pos !== 0) throw new Error('wroteDirectly: flush() first');
+    this.flushed += bytes;
+  }
+
   /** Sends what is buffered. For a Writable, wait on `ready()` before writing much more. */
   flush(): void {
     if (this.pos === 0) return;

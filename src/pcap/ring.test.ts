@@ -1,13 +1,14 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync, openSync, closeSync, writeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync, openSync, closeSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IssueCounter } from '../common/index.js';
 import { createDecoder } from '../decode/index.js';
 import { openPacketRing } from './ring.js';
+import { nativeWriteEpbs } from './native-epb.js';
 import { RingConfigError, type ExportOptions, type PacketRing } from './types.js';
 import { flowHash, flowKey, flowKeyOf, flowsFromEntries } from './flow.js';
 import type { RawPacket } from '../capture/types.js';
@@ -113,6 +114,25 @@ describe('rolling by age', () => {
     const back = await readPackets(out.file);
     assert.deepEqual(back.map((p) => [p.tsSec, p.tsNsec, p.data.toString('hex')]), packets.map((p) => [p.tsSec, p.tsNsec, p.data.toString('hex')]));
     ring.close();
+  });
+
+  test('record batches written by the native writer and copied through the writer make the same files, byte for byte', () => {
+    assert.ok(nativeWriteEpbs !== null, 'the pcap_binding addon is built (npm run build)');
+    const { packets } = mixedTraffic();
+    const dirs = [freshDir(), freshDir()];
+    for (const [i, dir] of dirs.entries()) {
+      // Small segments (rolls inside batches); two source interfaces; µs and ns batches.
+      const ring = openPacketRing({ dir, maxBytes: 1 << 20, maxAgeSec: 1e6, segmentBytes: 1024, flushIntervalMs: 0, nativeWrites: i === 0, interfaceName: (id) => `if${id}` });
+      for (let k = 0, n = 0; k < packets.length; k += 5, n++) {
+        const some = packets.slice(k, k + 5).map((p) => ({ ...p, tsNsec: n % 2 ? Math.floor(p.tsNsec / 1000) * 1000 : p.tsNsec }));
+        ring.writeRecords(recordBatch(some, n % 2 === 0), packets[k]!.linkType, n % 2 === 0, n % 3 === 0 ? 1 : 0);
+      }
+      ring.close();
+    }
+    const files = readdirSync(dirs[0]!).sort();
+    assert.ok(files.filter((f) => f.endsWith('.pcapng')).length >= 3, files.join(' '));
+    assert.deepEqual(readdirSync(dirs[1]!).sort(), files);
+    for (const f of files) assert.ok(readFileSync(join(dirs[0]!, f)).equals(readFileSync(join(dirs[1]!, f))), f);
   });
 
   test('bad configuration fails at start with a code', () => {
@@ -360,24 +380,27 @@ const canMount = (() => {
 })();
 
 describe('full disk', { skip: canMount }, () => {
-  test('writes failing with ENOSPC are counted, capture goes on, what reached the disk stays exportable', async () => {
+  for (const how of ['packets', 'record batches, native writes', 'record batches, copied'] as const) test(`writes failing with ENOSPC are counted, capture goes on, what reached the disk stays exportable (${how})`, async () => {
     const mnt = freshDir();
     mkdirSync(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt]);
     try {
       const issues = new IssueCounter();
-      const ring = openPacketRing({ dir: join(mnt, 'ring'), maxBytes: 8 << 20, maxAgeSec: 1e9, segmentBytes: 64 * 1024, bufferBytes: 8192, flushIntervalMs: 0, issues });
+      const ring = openPacketRing({ dir: join(mnt, 'ring'), maxBytes: 8 << 20, maxAgeSec: 1e9, segmentBytes: 64 * 1024, bufferBytes: 8192, flushIntervalMs: 0, issues, nativeWrites: how !== 'record batches, copied' });
       const total = 3000; // ~830 KB into 256 KiB
-      for (let i = 0; i < total; i++) ring.write(numberedPacket(i)); // never throws
+      // never throws
+      if (how === 'packets') for (let i = 0; i < total; i++) ring.write(numberedPacket(i));
+      else for (let i = 0; i < total; i += 10) ring.writeRecords(recordBatch(Array.from({ length: 10 }, (_, k) => numberedPacket(i + k))), numberedPacket(0).linkType, true, 0);
       ring.flush();
       const st = ring.stats();
       assert.ok(st.writeErrors > 0);
       assert.equal(issues.get('ring.write_failed'), st.writeErrors);
       assert.match(st.lastWriteError ?? '', /ENOSPC/);
       assert.ok(st.packetsLost > 0 && st.packetsLost < total, `lost ${st.packetsLost}`);
-      const out = await exportToFile(ring, {}, 'full');
+      const out = await exportToFile(ring, {}, `full-${how.replace(/\W+/g, '-')}`);
       const back = await readPackets(out.file);
       assert.ok(back.length > 500, `${back.length} packets kept`);
+      assert.equal(back.length + st.packetsLost, total, 'every packet is kept or counted lost');
       const numbers = back.map((p) => packetNumber(p.data));
       for (let i = 1; i < numbers.length; i++) assert.ok(numbers[i]! > numbers[i - 1]!);
       for (const p of back) assert.deepEqual(p.data, numberedPacket(packetNumber(p.data)).data);

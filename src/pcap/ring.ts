@@ -17,6 +17,7 @@ import { createDecoder, type Decoder } from '../decode/index.js';
 import { exportPackets, type ExportSegment } from './export.js';
 import { u32le } from '../common/bytes.js';
 import { flowHashAt, flowHashOf } from '../decode/flow-hash.js';
+import { nativeWriteEpbs, type WriteEpbs } from './native-epb.js';
 import { hiLoToNanos, PcapngWriter, type PcapngTarget } from './pcapng-writer.js';
 import { SegmentIndexBuilder, StoredSegmentIndex, writeFileAtomic, type SegmentIndexView } from './segment-index.js';
 import { scanSegment } from './segment-reader.js';
@@ -73,6 +74,10 @@ class Ring implements PacketRing {
   private open: OpenSegment | null = null;
   private nextSeq = 1;
   private decoder: Decoder | null = null;
+  /** The native EPB writer, or null (not built, or `nativeWrites: false`): then live batches are copied like single packets. */
+  private readonly writeEpbs: WriteEpbs | null;
+  /** Records of the live batch being written whose blocks are not in the file yet (put, flushPending). */
+  private readonly pending = { batch: null as Buffer | null, start: 0, end: 0, nanos: false, iface: 0, bytes: 0 };
   private timer: NodeJS.Timeout | null = null;
   private isClosed = false;
   /** Bytes of closed segments and their indexes. */
@@ -121,6 +126,7 @@ class Ring implements PacketRing {
     this.issues = opts.issues ?? new IssueCounter();
     this.clock = opts.clock;
     this.interfaceName = opts.interfaceName;
+    this.writeEpbs = opts.nativeWrites === false ? null : nativeWriteEpbs;
     mkdirSync(this.dir, { recursive: true });
     this.adopt();
     this.enforceRetention();
@@ -144,6 +150,7 @@ class Ring implements PacketRing {
 
   writeRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): { packets: number; bytes: number } {
     const len = batch.length;
+    const direct = this.writeEpbs !== null;
     let packets = 0;
     let bytes = 0;
     let o = 0;
@@ -153,20 +160,44 @@ class Ring implements PacketRing {
       if (at + capLen > len) break;
       packets++;
       bytes += capLen;
+      const record = o;
       o = at + capLen;
       if (this.isClosed) continue;
-      const tsSec = u32le(batch, at - 16);
-      const tsNsec = nanos ? u32le(batch, at - 12) : u32le(batch, at - 12) * 1000;
-      const origLen = u32le(batch, at - 4);
+      const tsSec = u32le(batch, record);
+      const tsNsec = nanos ? u32le(batch, record + 4) : u32le(batch, record + 4) * 1000;
+      const origLen = u32le(batch, record + 12);
       try {
-        this.put(batch, at, capLen, origLen, tsSec, tsNsec, linkType, interfaceId, this.hashOf(batch, at, capLen, linkType, tsSec, tsNsec, origLen, interfaceId));
+        const hash = this.hashOf(batch, at, capLen, linkType, tsSec, tsNsec, origLen, interfaceId);
+        if (direct) this.pending.nanos = nanos;
+        this.put(batch, at, capLen, origLen, tsSec, tsNsec, linkType, interfaceId, hash, direct ? record : -1);
       } catch (e) {
         this.st.packetsLost++;
         this.writeFailed(e);
       }
     }
+    try {
+      this.flushPending();
+    } catch (e) {
+      this.writeFailed(e);
+    }
     if (o < len) this.issues.count('capture.batch_cut');
     return { packets, bytes };
+  }
+
+  /**
+   * Writes the records of the current batch that put() left pending (writeEpbs: straight
+   * from the batch, no copy here). On failure the range is dropped and the error thrown
+   * for writeFailed, which counts what did not reach the file by scanning it.
+   */
+  private flushPending(): void {
+    const pend = this.pending;
+    if (pend.batch === null) return;
+    const seg = this.open!;
+    const { batch, start, end, nanos, iface } = pend;
+    pend.batch = null;
+    pend.bytes = 0;
+    seg.writer.flush();
+    seg.writer.wroteDirectly(this.writeEpbs!(seg.fd, batch, start, end, nanos, iface));
   }
 
   /**
@@ -183,12 +214,19 @@ class Ring implements PacketRing {
     return d === null ? -1 : flowHashOf(d);
   }
 
-  private put(b: Buffer, off: number, capLen: number, origLen: number, tsSec: number, tsNsec: number, linkType: number, interfaceId: number, hash: number): void {
+  /**
+   * Stores one packet. `record` >= 0: the packet is the record at that offset of a live
+   * batch (`b`), and its block joins the pending range flushPending writes (the offsets
+   * the index gets count the pending bytes); -1: it is copied into the writer's buffer.
+   */
+  private put(b: Buffer, off: number, capLen: number, origLen: number, tsSec: number, tsNsec: number, linkType: number, interfaceId: number, hash: number, record = -1): void {
     const ms = tsSec * 1000 + tsNsec / 1e6;
+    const pend = this.pending;
     let seg = this.open;
     // EPB size: 28 header + padded data + 4 trailer.
     const blockLen = 32 + ((capLen + 3) & ~3);
-    if (seg !== null && seg.index.packets > 0 && (seg.writer.offset + blockLen > this.segmentBytes || ms - seg.firstMs >= this.segmentMs)) {
+    if (seg !== null && seg.index.packets > 0 && (seg.writer.offset + pend.bytes + blockLen > this.segmentBytes || ms - seg.firstMs >= this.segmentMs)) {
+      this.flushPending();
       this.closeOpen();
       seg = null;
     }
@@ -197,17 +235,29 @@ class Ring implements PacketRing {
     let iface: number;
     if (key === this.lastIfaceKey) iface = this.lastIfaceId;
     else {
-      iface = seg.ifaces.get(key) ?? this.addInterface(seg, interfaceId, linkType, key);
+      iface = seg.ifaces.get(key) ?? (this.flushPending(), this.addInterface(seg, interfaceId, linkType, key));
       this.lastIfaceKey = key;
       this.lastIfaceId = iface;
     }
-    const offset = seg.writer.writePacketAt(iface, tsSec, tsNsec, b, off, capLen, origLen);
+    let offset: number;
+    if (record < 0) offset = seg.writer.writePacketAt(iface, tsSec, tsNsec, b, off, capLen, origLen);
+    else {
+      if (pend.batch !== null && (pend.batch !== b || pend.end !== record || pend.iface !== iface)) this.flushPending();
+      if (pend.batch === null) {
+        pend.batch = b;
+        pend.start = record;
+        pend.iface = iface;
+      }
+      pend.end = off + capLen;
+      offset = seg.writer.offset + pend.bytes;
+      pend.bytes += blockLen;
+    }
     seg.index.add(offset, ms, hash);
-    seg.index.bytes = seg.writer.offset;
+    seg.index.bytes = seg.writer.offset + pend.bytes;
     this.st.packets++;
     this.st.bytes += capLen;
     if (ms > this.newestMs) this.newestMs = ms;
-    const total = this.closedBytes + seg.writer.offset;
+    const total = this.closedBytes + seg.index.bytes;
     if (total > this.maxBytes || (this.closed.length > 0 && this.newestMs - this.closed[0]!.maxMs > this.maxAgeMs)) this.enforceRetention();
   }
 

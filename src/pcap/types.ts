@@ -25,6 +25,12 @@ export interface RingOptions {
   clock?: () => number;
   /** if_name for a source interface id, written into the segments' IDBs and exports. */
   interfaceName?: (interfaceId: number, linkType: number) => string | undefined;
+  /**
+   * Live batches (writeRecords) go to the segment with the native addon's writev, straight
+   * from the batch (default, where the addon is built); false: copied through the writer's
+   * buffer like single packets (the files are the same, byte for byte).
+   */
+  nativeWrites?: boolean;
   /** shb_userappl of segments and exports (default "Tapline"). */
   userAppl?: string;
   /** Where `ring.*` issue codes are counted. */
