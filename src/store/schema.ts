@@ -230,9 +230,14 @@ export function entryOf(stored: string | Buffer): Entry {
 /** The first byte V8's serializer writes (JSON of an object begins with `{`): how decodeRows tells the two forms apart. */
 const V8_VERSION_TAG = 0xff;
 
-/** The entries of an EncodedRows, in order (for whoever watches them go by). */
+/**
+ * The entries of an EncodedRows, in order (for whoever watches them go by). V8's
+ * deserializer makes Buffers in an entry (a deferred body's bytes) views of its input, so
+ * each V8 form is copied first: the rows themselves go on to the writer thread, which
+ * takes their memory away from this one (and can do so before the watchers have read them).
+ */
 export function decodeEntries(enc: EncodedRows): Entry[] {
-  return decodeRows(enc).map((row) => entryOf(row[11]));
+  return decodeRows(enc).map((row) => entryOf(typeof row[11] === 'string' ? row[11] : Buffer.from(row[11])));
 }
 
 /**

@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { MessageChannel } from 'node:worker_threads';
+import { gzipSync } from 'node:zlib';
 import { compile, KflError } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
 import { decodeEntries, encodeRows, openEntryStore, StoreError, type EntryStore } from './index.js';
@@ -372,6 +374,27 @@ describe('entry store across inserts, restarts and duplicates', () => {
     });
   });
 
+  test('entries decoded from packed rows outlive the rows being transferred to the writer', async () => {
+    const bases = await fixtureEntries();
+    const http = bases.find((e) => e.protocol.name === 'http')!;
+    const text = 'gzip body '.repeat(3000);
+    const gz = gzipSync(text);
+    const deferred = { cap: 65536, maxDecodedBytes: 1 << 30, bytes: gz, overflow: false, gapped: false, tail: gz.subarray(gz.length - 4), complete: true };
+    const gzipped = { ...http, id: 'gzipped', response: { ...http.response, content: { mimeType: 'text/plain', deferred } } } as unknown as Entry;
+    const big = { ...http, id: 'big', response: { ...http.response, content: { mimeType: 'text/plain', size: 5000, text: 'x'.repeat(5000) } } } as Entry;
+    const rows = encodeRows([http, gzipped, big]);
+    const watched = decodeEntries(rows);
+    // As the tap hands rows on to the store's writer thread: their memory leaves this one.
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(rows, [rows.buf]);
+    port1.close();
+    port2.close();
+    assert.equal(rows.buf.byteLength, 0, 'transferred');
+    assert.equal((watched[1]!.response as { content: { text: string } }).content.text, text);
+    assert.equal((watched[2]!.response as { content: { text: string } }).content.text, 'x'.repeat(5000));
+    assert.equal(watched[0]!.id, http.id);
+  });
+
   test('entries with a large body are stored V8-serialized, the others as JSON; both read back unchanged', async () => {
     const bases = await fixtureEntries();
     const http = bases.find((e) => e.protocol.name === 'http')!;
@@ -382,8 +405,9 @@ describe('entry store across inserts, restarts and duplicates', () => {
     });
     const entries = [withBody('small', 100), withBody('edge-below', V8_FROM_BODY_CHARS - 1), withBody('edge', V8_FROM_BODY_CHARS), withBody('large', 40_000), bases.find((e) => e.protocol.name === 'dns')!];
     await withStore({ flushIntervalMs: 10 }, async (store, dir) => {
-      store.addEncoded(encodeRows(entries.slice(0, 2)));
-      for (const e of entries.slice(2)) store.add(e);
+      // Packed elsewhere and added here.
+      store.addEncoded(encodeRows([entries[0]!, entries[3]!]));
+      for (const e of [entries[1]!, entries[2]!, entries[4]!]) store.add(e);
       await store.flush();
       for (const e of entries) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)), e.id);
       const db = new Database(join(dir, 'entries.db'), { readonly: true });
