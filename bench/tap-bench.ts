@@ -47,7 +47,7 @@ export const DEFAULT_TAP_BENCH: TapBenchOptions = {
   // The whole capture, as the issue asks: its first 100,000 packets (the default until
   // session 3) were loss-free at 160,000 pps where the whole was not.
   livePackets: 0,
-  liveRates: ['10000', '20000', '40000', '60000', '80000', '120000', '140000', '160000', '200000', '220000', '240000', '260000', '280000', '300000', '320000', '340000', '360000', '380000', '400000', 'top'],
+  liveRates: ['10000', '20000', '40000', '60000', '80000', '120000', '140000', '160000', '200000', '220000', '240000', '260000', '280000', '300000', '320000', '340000', '360000', '380000', '400000', '420000', '440000', '460000', '480000', '500000', 'top'],
   floodSeconds: 60,
   tapWorkers: undefined,
 };
