@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { nativeAddonPath } from '../common/native.js';
+import { addonPath } from '../capture/live/addon.js';
 
 /**
  * Writes the records of batch[start, end) (16-byte little-endian record headers) to `fd`
@@ -16,7 +16,7 @@ import { nativeAddonPath } from '../common/native.js';
 export type WriteEpbs = (fd: number, batch: Buffer, start: number, end: number, nanos: boolean, iface: number) => number;
 
 function load(): WriteEpbs | null {
-  const path = nativeAddonPath('pcap_binding');
+  const path = addonPath();
   if (!existsSync(path)) return null;
   try {
     const fn = (createRequire(import.meta.url)(path) as { writeEpbs?: WriteEpbs }).writeEpbs;
