@@ -125,6 +125,8 @@ describe('rolling by age', () => {
       const ring = openPacketRing({ dir, maxBytes: 1 << 20, maxAgeSec: 1e6, segmentBytes: 1024, flushIntervalMs: 0, nativeWrites: i === 0, interfaceName: (id) => `if${id}` });
       for (let k = 0, n = 0; k < packets.length; k += 5, n++) {
         const some = packets.slice(k, k + 5).map((p) => ({ ...p, tsNsec: n % 2 ? Math.floor(p.tsNsec / 1000) * 1000 : p.tsNsec }));
+        // Now and then a frame of no bytes, and one of 1 to 3 (padding of every length).
+        if (n % 4 === 1) some.push({ ...some[0]!, data: Buffer.alloc(0), capLen: 0, origLen: 60 }, { ...some[0]!, data: Buffer.from([1, 2, 3].slice(0, 1 + (n % 3))), capLen: 1 + (n % 3), origLen: 1 + (n % 3) });
         ring.writeRecords(recordBatch(some, n % 2 === 0), packets[k]!.linkType, n % 2 === 0, n % 3 === 0 ? 1 : 0);
       }
       ring.close();
