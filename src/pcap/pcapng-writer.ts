@@ -229,43 +229,38 @@ export class PcapngWriter {
    */
   writePacket(interfaceId: number, tsSec: number, tsNsec: number, data: Buffer, origLen: number, comment?: string): number {
     if (comment === undefined || comment.length === 0) return this.writePacketAt(interfaceId, tsSec, tsNsec, data, 0, data.length, origLen);
-    const capLen = data.length;
-    const padded = pad4(capLen);
-    let commentBytes = 0;
-    if (comment !== undefined && comment.length > 0) commentBytes = Buffer.byteLength(comment, 'utf8');
-    const optLen = commentBytes > 0 ? 4 + pad4(commentBytes) + 4 : 0;
-    const len = EPB_HEADER_BYTES + padded + optLen + 4;
-    const b = this.reserve(len);
-    const start = this.pos;
-    nanosToHiLo(tsSec, tsNsec, this.ts);
-    put32le(b, start, BLOCK_EPB);
-    put32le(b, start + 4, len);
-    put32le(b, start + 8, interfaceId >>> 0);
-    put32le(b, start + 12, this.ts.hi >>> 0);
-    put32le(b, start + 16, this.ts.lo >>> 0);
-    put32le(b, start + 20, capLen);
-    put32le(b, start + 24, Math.max(origLen, capLen) >>> 0);
-    data.copy(b, start + EPB_HEADER_BYTES);
-    let o = start + EPB_HEADER_BYTES + capLen;
-    for (; o < start + EPB_HEADER_BYTES + padded; o++) b[o] = 0;
-    if (optLen > 0) {
-      b.writeUInt16LE(OPT_COMMENT, o);
-      b.writeUInt16LE(commentBytes, o + 2);
-      b.write(comment!, o + 4, 'utf8');
-      o += 4 + commentBytes;
-      for (const end = start + EPB_HEADER_BYTES + padded + 4 + pad4(commentBytes); o < end; o++) b[o] = 0;
-      b.writeUInt32LE(0, o); // opt_endofopt
-      o += 4;
-    }
-    put32le(b, o, len);
+    const commentBytes = Buffer.byteLength(comment, 'utf8');
+    const len = EPB_HEADER_BYTES + pad4(data.length) + 4 + pad4(commentBytes) + 4 + 4;
+    let o = this.epbStart(len, interfaceId, tsSec, tsNsec, data, 0, data.length, origLen);
+    const start = this.pos; // after epbStart: making room may have flushed the buffer
+    const b = this.buf;
+    b.writeUInt16LE(OPT_COMMENT, o);
+    b.writeUInt16LE(commentBytes, o + 2);
+    b.write(comment, o + 4, 'utf8');
+    o += 4 + commentBytes;
+    for (const end = o + pad4(commentBytes) - commentBytes; o < end; o++) b[o] = 0;
+    b.writeUInt32LE(0, o); // opt_endofopt
+    put32le(b, o + 4, len);
     this.pos += len;
     return this.flushed + start;
   }
 
   /** writePacket, without a comment, of the frame at `src[off, off + capLen)` (a record inside a capture batch). */
   writePacketAt(interfaceId: number, tsSec: number, tsNsec: number, src: Uint8Array, off: number, capLen: number, origLen: number): number {
-    const padded = pad4(capLen);
-    const len = EPB_HEADER_BYTES + padded + 4;
+    const len = EPB_HEADER_BYTES + pad4(capLen) + 4;
+    const o = this.epbStart(len, interfaceId, tsSec, tsNsec, src, off, capLen, origLen);
+    const start = this.pos; // after epbStart: making room may have flushed the buffer
+    put32le(this.buf, o, len);
+    this.pos += len;
+    return this.flushed + start;
+  }
+
+  /**
+   * Room for an EPB of `len` bytes at `pos` (flushing first when the buffer is full), its
+   * header and its frame (padded to 4) written; `pos` is left at the block's start.
+   * Returns where the options (or the trailing length) go.
+   */
+  private epbStart(len: number, interfaceId: number, tsSec: number, tsNsec: number, src: Uint8Array, off: number, capLen: number, origLen: number): number {
     const b = this.reserve(len);
     const start = this.pos;
     nanosToHiLo(tsSec, tsNsec, this.ts);
@@ -279,10 +274,8 @@ export class PcapngWriter {
     // A plain Uint8Array view: Buffer#copy with offsets builds one through Buffer's species, a few times slower.
     b.set(new Uint8Array(src.buffer, src.byteOffset + off, capLen), start + EPB_HEADER_BYTES);
     let o = start + EPB_HEADER_BYTES + capLen;
-    for (; o < start + EPB_HEADER_BYTES + padded; o++) b[o] = 0;
-    put32le(b, o, len);
-    this.pos += len;
-    return this.flushed + start;
+    for (const end = start + EPB_HEADER_BYTES + pad4(capLen); o < end; o++) b[o] = 0;
+    return o;
   }
 
   /**
