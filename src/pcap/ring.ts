@@ -388,7 +388,7 @@ class Ring implements PacketRing {
     const now = this.nowMs();
     while (this.closed.length > 0) {
       const oldest = this.closed[0]!;
-      const total = this.closedBytes + (this.open?.writer.offset ?? 0);
+      const total = this.closedBytes + (this.open === null ? 0 : this.open.writer.offset + this.pending.bytes);
       if (total > this.maxBytes) this.st.segmentsDeletedBySize++;
       else if (now - oldest.maxMs > this.maxAgeMs) this.st.segmentsDeletedByAge++;
       else break;
