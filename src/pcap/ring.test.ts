@@ -44,14 +44,16 @@ async function exportToFile(ring: PacketRing, opts: Partial<ExportOptions>, name
 const ALL = { from: 0, to: Number.MAX_SAFE_INTEGER };
 
 describe('rolling by size', () => {
-  test('total stays under maxBytes at every step, oldest segments go first, the newest packets all survive', async () => {
+  for (const how of ['packets', 'record batches'] as const) test(`total stays under maxBytes at every step, oldest segments go first, the newest packets all survive (${how})`, async () => {
     const dir = freshDir();
     const maxBytes = 256 * 1024;
     const ring = openPacketRing({ dir, maxBytes, maxAgeSec: 1e9, segmentBytes: 32 * 1024, flushIntervalMs: 0, bufferBytes: 8192 });
     const total = 3000; // ~270 bytes each on disk: ~800 KB written into 256 KiB
-    for (let i = 0; i < total; i++) {
-      ring.write(numberedPacket(i));
-      if (i % 97 === 0) {
+    const step = how === 'packets' ? 1 : 7;
+    for (let i = 0; i < total; i += step) {
+      if (how === 'packets') ring.write(numberedPacket(i));
+      else ring.writeRecords(recordBatch(Array.from({ length: Math.min(step, total - i) }, (_, k) => numberedPacket(i + k))), numberedPacket(0).linkType, true, 0);
+      if (i % 97 < step) {
         ring.flush();
         assert.ok(diskBytes(dir) <= maxBytes, `on disk ${diskBytes(dir)} > ${maxBytes} after packet ${i}`);
       }
@@ -66,7 +68,7 @@ describe('rolling by size', () => {
     assert.deepEqual(seqs, seqs.map((_, i) => seqs[0]! + i));
     assert.ok(seqs[0]! > 1);
 
-    const out = await exportToFile(ring, {}, 'size');
+    const out = await exportToFile(ring, {}, `size-${how.replace(' ', '-')}`);
     const back = await readPackets(out.file);
     const numbers = back.map((p) => packetNumber(p.data));
     const first = numbers[0]!;
