@@ -83,6 +83,8 @@ function runTapThread(argv: string[]): Promise<number> {
   // packet, the helpers' share ("other") from 0.16–0.19 s to 0.07–0.08 s. (`read`, one
   // thread on two cores, gains nothing from it: 0.87–0.96 s against 0.89 s.)
   setFlagsFromString('--single-threaded-gc');
+  // `gc` for the capture thread, which frees the live batches it drops (src/tap/batch-garbage.ts).
+  setFlagsFromString('--expose-gc');
   return new Promise((resolve) => {
     const worker = new Worker(new URL('./tap-thread.js', import.meta.url), {
       workerData: { argv, isTTY: process.stdout.isTTY === true },

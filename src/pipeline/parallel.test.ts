@@ -111,6 +111,18 @@ describe('parallel dissection gives the entries of the serial pipeline', async (
 });
 
 describe('record batches', () => {
+  test('with one worker a batch is transferred as it is (the caller loses it); with two its packets are copied out', async () => {
+    const dns = await packetsOf(join(repoRoot, 'src/protocols/dns/fixtures/dns-dnsmasq.pcap'));
+    for (const workers of [1, 2]) {
+      const p = createParallelPipeline({ workers, workerUrl: siblingModule(import.meta.url, 'test-worker'), settings: { nodeName: 't' }, sinkData: null });
+      const batch = recordBatch(dns);
+      const length = batch.length;
+      assert.equal(p.pushRecords(batch, dns[0]!.linkType, true, 0), workers === 1, `${workers} workers`);
+      assert.equal(batch.length, workers === 1 ? 0 : length, 'detached only when transferred');
+      assert.equal((await p.finish()).packets, dns.length);
+    }
+  });
+
   test('a record cut short at the end of a batch is counted and left out; the rest is dissected (1 and 2 workers)', async () => {
     const dns = await packetsOf(join(repoRoot, 'src/protocols/dns/fixtures/dns-dnsmasq.pcap'));
     const want = serial(dns);

@@ -62,9 +62,10 @@ export interface ParallelPipeline {
    * Queues every packet of a batch of bare pcap records (16-byte little-endian header,
    * then the frame: what the live capture delivers). Takes the batch: with one worker it
    * is transferred whole, so `batch` must not be used afterwards. A record cut short at
-   * the end is counted (`capture.batch_cut`) and left out.
+   * the end is counted (`capture.batch_cut`) and left out. Returns whether the batch was
+   * taken (transferred); when not, the caller holds its only reference.
    */
-  pushRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): void;
+  pushRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): boolean;
   /** Sends every partly filled batch now (a live source calls it on a timer, so quiet traffic is not held back). */
   flushPartial(): void;
   /** Packets dropped because dissection could not keep up (only with dropWhenBehind). */
@@ -211,18 +212,18 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
         }
         if (o < len) cutBatch();
         packets += count;
-        if (count === 0) return;
+        if (count === 0) return false;
         const lane = lanes[0];
         if (lane.writer.bytes > 0 && !(dropWhenBehind && lane.inFlight >= maxInFlight)) send(lane);
         if (dropWhenBehind && lane.inFlight >= maxInFlight) {
           dropped += count;
-          return;
+          return false;
         }
         const units = Math.max(1, Math.ceil(o / batchBytes));
         lane.inFlight += units;
         const records = ownBuffer(batch, o);
         lane.worker.postMessage({ records, length: o, linkType, nanos, interfaceId, units } satisfies ToWorker, [records]);
-        return;
+        return records === batch.buffer;
       }
       frame.linkType = linkType;
       frame.interfaceId = interfaceId;
@@ -258,6 +259,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
         o = at + capLen;
       }
       if (o < len) cutBatch();
+      return false;
     },
     flushPartial() {
       for (const lane of lanes) if (lane.writer.bytes > 0 && !(dropWhenBehind && lane.inFlight >= maxInFlight)) send(lane);

@@ -8,6 +8,7 @@ import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { decodeEntries, openEntryStore, type EntryStore } from '../store/index.js';
+import { batchGarbage } from './batch-garbage.js';
 import { openPacketRing, flowsFromEntries, type PacketRing } from '../pcap/index.js';
 import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntrySource, type HubLive, type HubPcapSource, type HubStatsSnapshot } from '../hub/index.js';
 import type { TapWorkerMessage } from './tap-worker.js';
@@ -166,6 +167,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
 
   const openLive = (src: Extract<TapSource, { kind: 'live' }>): LiveCapture => {
     const interfaceIds = new Map<string, number>();
+    const garbage = batchGarbage();
     return openLiveCapture({
       interfaces: src.interfaces,
       filter: src.filter,
@@ -185,7 +187,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
         const { packets, bytes } = ring.writeRecords(batch, linkType, nanos, interfaceId);
         counters.packets += packets;
         counters.bytes += bytes;
-        pipeline.pushRecords(batch, linkType, nanos, interfaceId);
+        if (!pipeline.pushRecords(batch, linkType, nanos, interfaceId)) garbage.add(batch.length);
       },
       onError(err) {
         process.stderr.write(`tapline tap: capture: ${err.message}\n`);
