@@ -805,8 +805,8 @@ Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
 // header in host byte order, then the frame) go to `fd` as PCAPNG Enhanced Packet Blocks
 // (little-endian, nanosecond timestamps, interface `iface`) with writev, straight from the
 // batch: the frames are not copied in this process, the kernel copies them once into the
-// page cache. Returns the bytes written; throws an Error with `code` (the errno name, e.g.
-// ENOSPC) when a write fails, after which part of the blocks may be in the file (the ring
+// page cache. Returns the bytes written; throws an Error with `errno` when a write
+// fails, after which part of the blocks may be in the file (the ring
 // then scans the segment, as after a crash). Runs on the calling thread.
 inline void PutLe32(uint8_t* p, uint32_t v) {
   p[0] = static_cast<uint8_t>(v);
@@ -881,12 +881,9 @@ Napi::Value WriteEpbs(const Napi::CallbackInfo& info) {
     if (w < 0) {
       if (errno == EINTR) continue;
       const int e = errno;
-      const char* name = strerrorname_np(e) ? strerrorname_np(e) : "EIO";
-      // Worded as Node's own fs errors: "ENOSPC: no space left on device, write".
-      std::string text = strerror(e);
-      if (!text.empty()) text[0] = static_cast<char>(tolower(text[0]));
-      Napi::Error err = Napi::Error::New(env, std::string(name) + ": " + text + ", writev");
-      err.Set("code", Napi::String::New(env, name));
+      // The JavaScript side names the errno (src/pcap/native-epb.ts).
+      Napi::Error err = Napi::Error::New(env, strerror(e));
+      err.Set("errno", Napi::Number::New(env, e));
       err.Set("written", Napi::Number::New(env, static_cast<double>(written)));
       throw err;
     }

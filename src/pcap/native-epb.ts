@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { addonPath } from '../capture/live/addon.js';
 
 /**
@@ -15,12 +16,30 @@ import { addonPath } from '../capture/live/addon.js';
  */
 export type WriteEpbs = (fd: number, batch: Buffer, start: number, end: number, nanos: boolean, iface: number) => number;
 
+const ERRNO_NAMES = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+
+/** The addon's error (`errno`, strerror's text) worded as Node's own fs errors: "ENOSPC: no space left on device, writev", with `code`. */
+function fsError(e: unknown): unknown {
+  const errno = (e as { errno?: unknown }).errno;
+  if (!(e instanceof Error) || typeof errno !== 'number') return e;
+  const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  const text = e.message.charAt(0).toLowerCase() + e.message.slice(1);
+  return Object.assign(new Error(`${code}: ${text}, writev`), { code, errno, syscall: 'writev' });
+}
+
 function load(): WriteEpbs | null {
   const path = addonPath();
   if (!existsSync(path)) return null;
   try {
     const fn = (createRequire(import.meta.url)(path) as { writeEpbs?: WriteEpbs }).writeEpbs;
-    return typeof fn === 'function' ? fn : null;
+    if (typeof fn !== 'function') return null;
+    return (fd, batch, start, end, nanos, iface) => {
+      try {
+        return fn(fd, batch, start, end, nanos, iface);
+      } catch (e) {
+        throw fsError(e);
+      }
+    };
   } catch {
     return null;
   }
