@@ -4,7 +4,7 @@
  */
 import type { Entry } from '../entries/entry.js';
 import { IpProto } from '../decode/types.js';
-import { flowHashOf, type FlowFields } from '../decode/flow-hash.js';
+import { flowHashOf, type FlowFields } from '../decode/index.js';
 
 /** The symmetric 5-tuple: (ipA, portA) is the lower endpoint (address text, then port). */
 export interface FlowKey {
@@ -16,7 +16,7 @@ export interface FlowKey {
   proto: number;
 }
 
-export type { FlowFields } from '../decode/flow-hash.js';
+export type { FlowFields } from '../decode/index.js';
 
 /** One flow to export, optionally with its own time window (ms since the epoch). */
 export interface FlowRequest {

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import { addonPath } from '../capture/live/addon.js';
+import { addonPath } from '../capture/live/index.js';
 
 /**
  * Writes the records of batch[start, end) (16-byte little-endian record headers) to `fd`

@@ -13,10 +13,9 @@ import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync,
 import { join } from 'node:path';
 import type { RawPacket } from '../capture/types.js';
 import { IssueCounter } from '../common/index.js';
-import { createDecoder, type Decoder } from '../decode/index.js';
+import { createDecoder, flowHashAt, flowHashOf, type Decoder } from '../decode/index.js';
 import { exportPackets, type ExportSegment } from './export.js';
 import { u32le } from '../common/bytes.js';
-import { flowHashAt, flowHashOf } from '../decode/flow-hash.js';
 import { nativeWriteEpbs, type WriteEpbs } from './native-epb.js';
 import { hiLoToNanos, PcapngWriter, type PcapngTarget } from './pcapng-writer.js';
 import { SegmentIndexBuilder, StoredSegmentIndex, writeFileAtomic, type SegmentIndexView } from './segment-index.js';

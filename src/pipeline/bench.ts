@@ -1,8 +1,7 @@
 import { readCaptureFile } from '../capture/index.js';
 import type { RawPacket } from '../capture/types.js';
 import type { DecodedPacket } from '../decode/types.js';
-import { createDecoder } from '../decode/index.js';
-import { flowHashAt, flowHashOf } from '../decode/flow-hash.js';
+import { createDecoder, flowHashAt, flowHashOf } from '../decode/index.js';
 import { BatchWriter } from './packet-codec.js';
 
 export interface DispatchBench {

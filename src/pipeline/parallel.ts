@@ -3,11 +3,10 @@ import { startWorker } from '../common/worker.js';
 import { IssueCounter } from '../common/issues.js';
 import { nameThread } from '../common/thread-name.js';
 import type { RawPacket } from '../capture/types.js';
-import { createDecoder, emptyDecodedPacket } from '../decode/index.js';
+import { createDecoder, emptyDecodedPacket, flowHashAt, flowHashOf } from '../decode/index.js';
 import type { DecodedPacket, DecodeLimits } from '../decode/types.js';
 import type { Entry } from '../entries/index.js';
 import { u32le } from '../common/bytes.js';
-import { flowHashAt, flowHashOf } from '../decode/flow-hash.js';
 import { BatchWriter, readBatch, readRecords } from './packet-codec.js';
 import { createFlowPipeline, type FlowPipelineSettings, type PipelineSummary } from './pipeline.js';
 
