@@ -150,6 +150,8 @@ class Ring implements PacketRing {
   writeRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): { packets: number; bytes: number } {
     const len = batch.length;
     const direct = this.writeEpbs !== null;
+    // The batch's timestamp unit, for the blocks put() leaves pending (flushed before this returns).
+    this.pending.nanos = nanos;
     let packets = 0;
     let bytes = 0;
     let o = 0;
@@ -167,7 +169,6 @@ class Ring implements PacketRing {
       const origLen = u32le(batch, record + 12);
       try {
         const hash = this.hashOf(batch, at, capLen, linkType, tsSec, tsNsec, origLen, interfaceId);
-        if (direct) this.pending.nanos = nanos;
         this.put(batch, at, capLen, origLen, tsSec, tsNsec, linkType, interfaceId, hash, direct ? record : -1);
       } catch (e) {
         this.st.packetsLost++;
