@@ -24,8 +24,9 @@ export interface PushDownPlan {
   /** `response.status` lies in [min, max], inclusive. */
   statusRange?: [number, number];
   /**
-   * Each of these appears, byte for byte, in the entry's stored form: JSON text, or V8's
-   * serialization (as one-byte text or UTF-16LE: see storedFormHas). Taken from `==`,
+   * Each of these appears, byte for byte, in the entry's stored form: JSON text, the
+   * split form's UTF-8 JSON, or V8's serialization in older stores (as one-byte text or
+   * UTF-16LE: see storedFormHas). Taken from `==`,
    * `contains`, `startsWith` and `endsWith` of a string literal on a field no index
    * answers, when nothing else could match it (textLiteral). A store can skip a row
    * without parsing it.

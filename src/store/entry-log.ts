@@ -8,7 +8,7 @@
  * Reference layout (little-endian):
  *
  *     fe           tag (a V8-serialized entry begins with ff, a JSON one is TEXT)
- *     00|01        form: 0 V8-serialized, 1 JSON as UTF-8
+ *     00|01        form: 0 bytes (the split form, or V8-serialized before schema 4), 1 JSON as UTF-8
  *     xx xx xx xx  log file number
  *     xx × 6       byte offset in it
  *     xx xx xx xx  length

@@ -5,8 +5,9 @@
  * SQL never rejects an entry that `planAdmits` lets through.
  */
 import type Database from 'better-sqlite3';
-import { deserialize, serialize } from 'node:v8';
+import { deserialize } from 'node:v8';
 import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
+import { readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
 
 /**
  * Bumped when the table changes shape; a store of a newer version is refused at open, an
@@ -15,9 +16,11 @@ import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
  * as UTF-8 JSON or V8-serialized (`storedForm`); rows of version 1 keep their JSON text
  * and are read as such. 3: an `entry` may instead hold a reference into a log file
  * (entry-log.ts), whose live rows and bytes `entry_logs` counts; a store of version 2
- * only gains that table.
+ * only gains that table. 4: an entry with a body is written in the split form
+ * (split-form.ts) instead of V8's; V8 rows of older versions are still read, so a store
+ * of version 2 or 3 only has its number raised, while an older Tapline refuses this one.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /*
  * Why these indexes (measured, see README.md "Indexes"): every one ends in `ts` so that
@@ -66,7 +69,10 @@ CREATE TABLE IF NOT EXISTS entry_logs (
 `;
 
 /** One row as it crosses to the writer thread: the columns in INSERT order. */
-export type EntryRow = [
+export type EntryRow = [...EntryColumns, entry: string | Buffer];
+
+/** The indexed columns of a row, in INSERT order. */
+type EntryColumns = [
   ts: number,
   id: string,
   stream: string | null,
@@ -78,7 +84,6 @@ export type EntryRow = [
   srcNs: string | null,
   dstNs: string | null,
   status: number | null,
-  entry: string | Buffer,
 ];
 
 export const INSERT_SQL =
@@ -103,27 +108,32 @@ function field(o: unknown, k: string): unknown {
   return o !== null && typeof o === 'object' && !Array.isArray(o) ? (o as Record<string, unknown>)[k] : undefined;
 }
 
-/** Body text from which an entry is stored V8-serialized rather than as JSON (see storedForm). */
-export const V8_FROM_BODY_CHARS = 1024;
+/** Body text from which an entry is stored in the split form rather than as JSON (see storedForm). */
+export const SPLIT_FROM_BODY_CHARS = 1024;
 
 function textLength(o: unknown, k1: string, k2: string): number {
   const t = field(field(o, k1), k2);
   return typeof t === 'string' ? t.length : 0;
 }
 
+/** Whether an entry is stored in the split form (its bodies as they are) rather than as JSON text. */
+function splits(entry: Entry): boolean {
+  const body = textLength(entry.response, 'content', 'text') + textLength(entry.request, 'postData', 'text');
+  return body >= SPLIT_FROM_BODY_CHARS || hasDeferred(entry);
+}
+
 /**
  * The entry as stored, serialized once: JSON text for most (SQLite hands it back as a
- * string, the cheapest thing to parse); V8's serializer (a BLOB) for an entry with at
- * least V8_FROM_BODY_CHARS of body text, where JSON's escaping dominates.
- * Measured per entry (README.md "Schema and indexes"): with no body JSON writes in 5.5 µs
- * and reads in 4.4 µs against V8's 7.0 and 8.3; with 1 KiB of JSON body text V8 is ahead
- * (4.0 / 7.0 µs against 11.9 / 8.0), with 32 KiB far ahead (22 / 15 µs against 102 / 60).
- * Both read back as the same plain data: an entry holds nothing JSON would change. An
- * entry with a body still compressed (deferGzipBodies) holds bytes, which only V8's form keeps.
+ * string, the cheapest thing to parse); the split form (split-form.ts, a BLOB) for an
+ * entry with at least SPLIT_FROM_BODY_CHARS of body text, where JSON's escaping dominates,
+ * or with a body still compressed (deferGzipBodies), whose bytes JSON cannot keep.
+ * Measured (README.md "Schema and indexes"): with no body JSON writes in 5.5 µs and reads
+ * in 4.4 µs against V8's 7.0 and 8.3; with 1 KiB of body text V8 was ahead (4.0 / 7.0 µs
+ * against 11.9 / 8.0), and the split form is cheaper than V8's. Both read back as the same
+ * plain data: an entry holds nothing JSON would change.
  */
 export function storedForm(entry: Entry): string | Buffer {
-  const body = textLength(entry.response, 'content', 'text') + textLength(entry.request, 'postData', 'text');
-  return body >= V8_FROM_BODY_CHARS || hasDeferred(entry) ? serialize(entry) : JSON.stringify(entry);
+  return (splits(entry) ? splitBytes(entry) : undefined) ?? JSON.stringify(entry);
 }
 
 /**
@@ -132,6 +142,11 @@ export function storedForm(entry: Entry): string | Buffer {
  * the match function, which always runs after the SQL, decides about such an entry.
  */
 export function rowOf(entry: Entry): EntryRow {
+  return [...indexedColumns(entry), storedForm(entry)];
+}
+
+/** The columns of a row before `entry`, which only serve the indexes. */
+function indexedColumns(entry: Entry): EntryColumns {
   const src = entry.src as unknown;
   const dst = entry.dst as unknown;
   return [
@@ -146,7 +161,6 @@ export function rowOf(entry: Entry): EntryRow {
     stringOf(field(src, 'namespace')),
     stringOf(field(dst, 'namespace')),
     numberOf(field(entry.response, 'status')),
-    storedForm(entry),
   ];
 }
 
@@ -154,7 +168,7 @@ export function rowOf(entry: Entry): EntryRow {
  * Rows packed into one transferable buffer, so that a dissection thread can make them
  * (serializing the entries off the capture thread) and they reach the writer thread
  * without being copied on the way. Per row: u32 length + UTF-8 of the indexed columns as
- * a JSON array, then u32 length + the stored entry (V8's bytes, or the JSON as UTF-8).
+ * a JSON array, then u32 length + the stored entry (the split form, or the JSON as UTF-8).
  */
 export interface EncodedRows {
   buf: ArrayBuffer;
@@ -165,26 +179,34 @@ export interface EncodedRows {
 }
 
 export function encodeRows(entries: readonly Entry[]): EncodedRows {
-  const parts: (string | Buffer)[] = [];
+  const heads: string[] = new Array(entries.length);
+  const stored: (string | SplitParts)[] = new Array(entries.length);
   let bytes = 0;
-  for (const entry of entries) {
-    const row = rowOf(entry);
-    const stored = row.pop() as string | Buffer;
-    const head = JSON.stringify(row);
-    parts.push(head, stored);
-    bytes += 8 + Buffer.byteLength(head) + (typeof stored === 'string' ? Buffer.byteLength(stored) : stored.length);
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i]!;
+    const head = JSON.stringify(indexedColumns(entry));
+    const parts = splits(entry) ? splitParts(entry) : undefined;
+    const form = parts ?? JSON.stringify(entry);
+    heads[i] = head;
+    stored[i] = form;
+    bytes += 8 + Buffer.byteLength(head, 'utf8') + (typeof form === 'string' ? Buffer.byteLength(form, 'utf8') : form.byteLength);
   }
+  // Each entry goes into this buffer once, the bodies of the split form included.
   const b = Buffer.allocUnsafeSlow(Math.max(1, bytes));
   let o = 0;
-  for (const part of parts) {
-    const n = typeof part === 'string' ? b.write(part, o + 4, 'utf8') : part.copy(b, o + 4);
+  for (let i = 0; i < entries.length; i++) {
+    let n = b.write(heads[i]!, o + 4, 'utf8');
+    b.writeUInt32LE(n, o);
+    o += 4 + n;
+    const form = stored[i]!;
+    n = typeof form === 'string' ? b.write(form, o + 4, 'utf8') : writeSplit(form, b, o + 4);
     b.writeUInt32LE(n, o);
     o += 4 + n;
   }
   return { buf: b.buffer as ArrayBuffer, length: o, count: entries.length };
 }
 
-/** The rows of an EncodedRows, in order; V8-serialized entries are views of enc.buf, JSON ones text again. */
+/** The rows of an EncodedRows, in order; split forms are views of enc.buf, JSON ones text again. */
 export function decodeRows(enc: EncodedRows): EntryRow[] {
   const b = Buffer.from(enc.buf, 0, enc.length);
   const rows: EntryRow[] = [];
@@ -195,7 +217,7 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
     o += 4 + hn;
     const en = b.readUInt32LE(o);
     const row = JSON.parse(head) as (string | number | null | Buffer)[];
-    row.push(b[o + 4] === V8_VERSION_TAG ? b.subarray(o + 4, o + 4 + en) : b.toString('utf8', o + 4, o + 4 + en));
+    row.push(b[o + 4] === SPLIT_TAG ? b.subarray(o + 4, o + 4 + en) : b.toString('utf8', o + 4, o + 4 + en));
     o += 4 + en;
     rows.push(row as EntryRow);
   }
@@ -203,11 +225,12 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
 }
 
 /**
- * A test of a stored `entry` value (JSON text, or V8-serialized bytes) for the texts of a
- * KFL plan (PushDownPlan.texts: printable ASCII, none that JSON escapes): false only when
- * some text is surely absent, so the row can be skipped without being parsed. JSON holds
- * such a text as it is; V8 holds a string as one-byte text when all of its characters fit
- * in Latin-1, else as UTF-16LE, so both spellings are looked for.
+ * A test of a stored `entry` value (JSON text, the split form, or V8-serialized bytes of
+ * stores before version 4) for the texts of a KFL plan (PushDownPlan.texts: printable
+ * ASCII, none that JSON escapes): false only when some text is surely absent, so the row
+ * can be skipped without being parsed. JSON, and the split form's UTF-8 JSON skeleton,
+ * hold such a text as it is; V8 holds a string as one-byte text when all of its
+ * characters fit in Latin-1, else as UTF-16LE, so both spellings are looked for.
  */
 export function storedFormHas(texts: readonly string[]): (stored: string | Buffer) => boolean {
   const oneByte = texts.map((t) => Buffer.from(t, 'latin1'));
@@ -222,19 +245,21 @@ export function storedFormHas(texts: readonly string[]): (stored: string | Buffe
   };
 }
 
-/** The entry of a stored `entry` value: JSON text, or V8-serialized bytes (storedForm), its deferred bodies decoded. */
+/**
+ * The entry of a stored `entry` value, its deferred bodies decoded: JSON text, the split
+ * form (storedForm), or V8-serialized bytes (what stores before version 4 hold). A
+ * deferred body's bytes are views of `stored`.
+ */
 export function entryOf(stored: string | Buffer): Entry {
-  return typeof stored === 'string' ? (JSON.parse(stored) as Entry) : resolveDeferred(deserialize(stored) as Entry);
+  if (typeof stored === 'string') return JSON.parse(stored) as Entry;
+  return resolveDeferred(stored[0] === SPLIT_TAG ? readSplit(stored) : (deserialize(stored) as Entry));
 }
 
-/** The first byte V8's serializer writes (JSON of an object begins with `{`): how decodeRows tells the two forms apart. */
-const V8_VERSION_TAG = 0xff;
-
 /**
- * The entries of an EncodedRows, in order (for whoever watches them go by). V8's
- * deserializer makes Buffers in an entry (a deferred body's bytes) views of its input, so
- * each V8 form is copied first: the rows themselves go on to the writer thread, which
- * takes their memory away from this one (and can do so before the watchers have read them).
+ * The entries of an EncodedRows, in order (for whoever watches them go by). A deferred
+ * body's bytes are views of what entryOf reads, so each split form is copied first: the
+ * rows themselves go on to the writer thread, which takes their memory away from this one
+ * (and can do so before the watchers have read them).
  */
 export function decodeEntries(enc: EncodedRows): Entry[] {
   return decodeRows(enc).map((row) => entryOf(typeof row[11] === 'string' ? row[11] : Buffer.from(row[11])));
@@ -274,7 +299,8 @@ export function prepareNewFile(db: Database.Database): void {
 /**
  * Creates the tables on a new file (after prepareNewFile and the connection pragmas), or
  * brings an older store up to this version: from 1, the entry column is renamed (its JSON
- * text rows stay as they are: `entryOf` reads both kinds); from 2, entry_logs is created.
+ * text rows stay as they are: `entryOf` reads both kinds); from 2, entry_logs is created;
+ * from 3, only the number changes (`entryOf` reads V8 rows and split ones alike).
  */
 export function createSchema(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
@@ -287,7 +313,7 @@ export function createSchema(db: Database.Database): void {
       db.exec('ALTER TABLE entries RENAME COLUMN json TO entry');
       db.pragma('user_version = 2');
     })();
-  } else if (hasTable && version !== 2 && version !== SCHEMA_VERSION) {
+  } else if (hasTable && version !== 2 && version !== 3 && version !== SCHEMA_VERSION) {
     throw new Error(`entry store schema version ${version} is not one this Tapline knows`);
   }
   db.exec(SCHEMA_SQL);

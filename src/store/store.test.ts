@@ -10,7 +10,8 @@ import { compile, KflError } from '../kfl/index.js';
 import type { Entry } from '../entries/index.js';
 import { decodeEntries, encodeRows, openEntryStore, StoreError, type EntryStore } from './index.js';
 import { fixtureEntries, syntheticEntry } from './bench.js';
-import { INSERT_SQL, rowOf, SCHEMA_SQL, V8_FROM_BODY_CHARS } from './schema.js';
+import { INSERT_SQL, rowOf, SCHEMA_SQL, SCHEMA_VERSION, SPLIT_FROM_BODY_CHARS } from './schema.js';
+import { serialize } from 'node:v8';
 import { prng as rng } from '../common/prng.js';
 import { inTempDir, withStore, withStoreIn } from './test-support.js';
 
@@ -395,7 +396,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
     assert.equal(watched[0]!.id, http.id);
   });
 
-  test('entries with a large body are stored V8-serialized, the others as JSON; both read back unchanged', async () => {
+  test('entries with a large body are stored in the split form, the others as JSON; both read back unchanged', async () => {
     const bases = await fixtureEntries();
     const http = bases.find((e) => e.protocol.name === 'http')!;
     const withBody = (id: string, chars: number): Entry => ({
@@ -403,7 +404,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
       id,
       response: { ...http.response, content: { mimeType: 'application/json', size: chars, text: '{"k":"v"},'.repeat(Math.ceil(chars / 10)).slice(0, chars) } },
     });
-    const entries = [withBody('small', 100), withBody('edge-below', V8_FROM_BODY_CHARS - 1), withBody('edge', V8_FROM_BODY_CHARS), withBody('large', 40_000), bases.find((e) => e.protocol.name === 'dns')!];
+    const entries = [withBody('small', 100), withBody('edge-below', SPLIT_FROM_BODY_CHARS - 1), withBody('edge', SPLIT_FROM_BODY_CHARS), withBody('large', 40_000), bases.find((e) => e.protocol.name === 'dns')!];
     await withStore({ flushIntervalMs: 10 }, async (store, dir) => {
       // Packed elsewhere and added here.
       store.addEncoded(encodeRows([entries[0]!, entries[3]!]));
@@ -415,13 +416,13 @@ describe('entry store across inserts, restarts and duplicates', () => {
         (db.prepare('SELECT id, typeof(entry) AS t, hex(substr(entry, 1, 1)) AS b FROM entries').all() as { id: string; t: string; b: string }[]).map((r) => [r.id, `${r.t} ${r.b}`]),
       );
       db.close();
-      // JSON as text ("{" is 0x7B); V8's bytes as a BLOB (0xFF: its version tag); from
+      // JSON as text ("{" is 0x7B); the split form as a BLOB (0xFD: split-form.ts); from
       // 4 KiB serialized, a reference into a log file (0xFE, entry-log.ts).
-      assert.deepEqual(forms, { small: 'text 7B', 'edge-below': 'text 7B', edge: 'blob FF', large: 'blob FE', [entries[4]!.id]: 'text 7B' });
+      assert.deepEqual(forms, { small: 'text 7B', 'edge-below': 'text 7B', edge: 'blob FD', large: 'blob FE', [entries[4]!.id]: 'text 7B' });
     });
   });
 
-  test('a query by text finds its entries in every stored form (JSON, V8 one-byte and two-byte strings, log files)', async () => {
+  test('a query by text finds its entries in every stored form (JSON, split, V8 one-byte and two-byte strings, log files)', async () => {
     const bases = await fixtureEntries();
     const http = bases.find((e) => e.protocol.name === 'http')!;
     const make = (id: string, path: string, bodyChars: number): Entry => ({
@@ -432,32 +433,54 @@ describe('entry store across inserts, restarts and duplicates', () => {
     });
     const entries = [
       make('json', '/shop/orders', 10), // JSON text
-      make('v8', '/shop/orders', V8_FROM_BODY_CHARS), // V8, one-byte strings
-      make('v8-two-byte', '/shop/orders/\u20ac', V8_FROM_BODY_CHARS), // V8, the path a UTF-16 string
-      make('log', '/shop/orders', 5000), // V8 in a log file
+      make('split', '/shop/orders', SPLIT_FROM_BODY_CHARS), // the split form: UTF-8 JSON and the body
+      make('split-two-byte', '/shop/orders/\u20ac', SPLIT_FROM_BODY_CHARS),
+      make('log', '/shop/orders', 5000), // the split form in a log file
       make('log-two-byte', '/caf\u00e9/\u20ac/shop/orders', 5000),
-      make('other', '/shop/cart', V8_FROM_BODY_CHARS),
+      make('other', '/shop/cart', SPLIT_FROM_BODY_CHARS),
     ];
-    await withStore({ flushIntervalMs: 10 }, async (store, dir) => {
-      for (const e of entries) store.add(e);
-      await store.flush();
-      const db = new Database(join(dir, 'entries.db'), { readonly: true });
-      const forms = Object.fromEntries(
-        (db.prepare('SELECT id, typeof(entry) AS t, hex(substr(entry, 1, 1)) AS b FROM entries').all() as { id: string; t: string; b: string }[]).map((r) => [r.id, `${r.t} ${r.b}`]),
-      );
-      db.close();
-      assert.deepEqual(forms, { json: 'text 7B', v8: 'blob FF', 'v8-two-byte': 'blob FF', log: 'blob FE', 'log-two-byte': 'blob FE', other: 'blob FF' });
-      const ids = (kfl: string): string[] => {
-        assert.ok(compile(kfl).plan.texts, `${kfl} has texts`);
-        const got = [...store.iterate({ kfl, order: 'asc' })].map((e) => e.id).sort();
-        assert.equal(store.count({ kfl }), got.length, kfl);
-        return got;
-      };
-      assert.deepEqual(ids('request.path.contains("shop/orders")'), ['json', 'log', 'log-two-byte', 'v8', 'v8-two-byte']);
-      assert.deepEqual(ids('request.path.endsWith("/shop/orders")'), ['json', 'log', 'log-two-byte', 'v8']);
-      assert.deepEqual(ids('request.headers["x-note"].startsWith("v8-two-byte: /shop")'), ['v8-two-byte']);
-      assert.deepEqual(ids('request.path == "/shop/cart"'), ['other']);
-      assert.deepEqual(ids('request.path.contains("/nowhere")'), []);
+    // Rows as a Tapline before schema 4 wrote them: V8-serialized (one-byte strings, and a
+    // path that is a UTF-16 string).
+    const v8Entries = [make('v8', '/shop/orders', SPLIT_FROM_BODY_CHARS), make('v8-two-byte', '/shop/orders/\u20ac', SPLIT_FROM_BODY_CHARS)];
+    await inTempDir(async (dir) => {
+      await openEntryStore({ dir }).close();
+      const raw = new Database(join(dir, 'entries.db'));
+      const insert = raw.prepare(INSERT_SQL);
+      for (const e of v8Entries) insert.run(...rowOf(e).slice(0, 11), serialize(e));
+      raw.prepare("INSERT INTO proto_counts (proto, n) VALUES ('http', 2)").run();
+      raw.close();
+      await withStoreIn(dir, { flushIntervalMs: 10 }, async (store) => {
+        for (const e of entries) store.add(e);
+        await store.flush();
+        const db = new Database(join(dir, 'entries.db'), { readonly: true });
+        const forms = Object.fromEntries(
+          (db.prepare('SELECT id, typeof(entry) AS t, hex(substr(entry, 1, 1)) AS b FROM entries').all() as { id: string; t: string; b: string }[]).map((r) => [r.id, `${r.t} ${r.b}`]),
+        );
+        db.close();
+        assert.deepEqual(forms, {
+          json: 'text 7B',
+          split: 'blob FD',
+          'split-two-byte': 'blob FD',
+          v8: 'blob FF',
+          'v8-two-byte': 'blob FF',
+          log: 'blob FE',
+          'log-two-byte': 'blob FE',
+          other: 'blob FD',
+        });
+        for (const e of [...entries, ...v8Entries]) assert.deepEqual(store.get(e.id), JSON.parse(JSON.stringify(e)), e.id);
+        const ids = (kfl: string): string[] => {
+          assert.ok(compile(kfl).plan.texts, `${kfl} has texts`);
+          const got = [...store.iterate({ kfl, order: 'asc' })].map((e) => e.id).sort();
+          assert.equal(store.count({ kfl }), got.length, kfl);
+          return got;
+        };
+        assert.deepEqual(ids('request.path.contains("shop/orders")'), ['json', 'log', 'log-two-byte', 'split', 'split-two-byte', 'v8', 'v8-two-byte']);
+        assert.deepEqual(ids('request.path.endsWith("/shop/orders")'), ['json', 'log', 'log-two-byte', 'split', 'v8']);
+        assert.deepEqual(ids('request.headers["x-note"].startsWith("v8-two-byte: /shop")'), ['v8-two-byte']);
+        assert.deepEqual(ids('request.headers["x-note"].startsWith("split-two-byte: /shop")'), ['split-two-byte']);
+        assert.deepEqual(ids('request.path == "/shop/cart"'), ['other']);
+        assert.deepEqual(ids('request.path.contains("/nowhere")'), []);
+      });
     });
   });
 
@@ -493,11 +516,39 @@ describe('entry store across inserts, restarts and duplicates', () => {
         assert.equal(store.count({ kfl: 'id.startsWith("v1/") or id.startsWith("v2/")' }), 8);
       });
       const check = new Database(join(dir, 'entries.db'), { readonly: true });
-      assert.equal(check.pragma('user_version', { simple: true }), 3);
+      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.deepEqual(
         (check.prepare("SELECT typeof(entry) AS t, count(*) AS n FROM entries GROUP BY 1 ORDER BY 1").all() as { t: string; n: number }[]).map((r) => [r.t, r.n]),
         [['text', 8]],
       );
+      check.close();
+    });
+  });
+
+  test('a store of schema version 3 (bodies V8-serialized) is brought up to date and reads every entry', async () => {
+    const http = (await fixtureEntries()).find((e) => e.protocol.name === 'http')!;
+    const text = 'deferred gzip body '.repeat(400);
+    const gz = gzipSync(text);
+    const deferred = { cap: 65536, maxDecodedBytes: 1 << 30, bytes: gz, overflow: false, gapped: false, tail: gz.subarray(gz.length - 4), complete: true };
+    const old = [
+      { ...http, id: 'v3/gzip', response: { ...http.response, content: { mimeType: 'text/plain', deferred } } },
+      { ...http, id: 'v3/text', response: { ...http.response, content: { mimeType: 'text/plain', size: 3000, text: 'z'.repeat(3000) } } },
+    ] as Entry[];
+    await inTempDir(async (dir) => {
+      await openEntryStore({ dir }).close();
+      const db = new Database(join(dir, 'entries.db'));
+      const insert = db.prepare(INSERT_SQL);
+      for (const e of old) insert.run(...rowOf(e).slice(0, 11), serialize(e));
+      db.prepare("INSERT INTO proto_counts (proto, n) VALUES ('http', 2)").run();
+      db.pragma('user_version = 3');
+      db.close();
+      await withStoreIn(dir, {}, (store) => {
+        assert.equal((store.get('v3/gzip')!.response as { content: { text: string } }).content.text, text);
+        assert.deepEqual(store.get('v3/text'), JSON.parse(JSON.stringify(old[1])));
+        assert.equal(store.count({ kfl: 'response.content.text.contains("deferred gzip body")' }), 1);
+      });
+      const check = new Database(join(dir, 'entries.db'), { readonly: true });
+      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       check.close();
     });
   });
@@ -508,7 +559,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
       const db = new Database(join(dir, 'entries.db'));
       db.pragma('user_version = 99');
       db.close();
-      assert.throws(() => openEntryStore({ dir }), /schema version 99, this Tapline reads versions up to 3/);
+      assert.throws(() => openEntryStore({ dir }), new RegExp(`schema version 99, this Tapline reads versions up to ${SCHEMA_VERSION}$`));
     }));
 
   test('bad options fail at open with a code', () =>

@@ -1,0 +1,114 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
+import type { Entry } from '../entries/index.js';
+import { fixtureEntries } from './bench.js';
+import { entryOf, storedForm } from './schema.js';
+import { readSplit, splitBytes, splitParts, SplitFormError, SPLIT_TAG, writeSplit } from './split-form.js';
+
+/** A deferred gzip body as the HTTP parser records one (deferGzipBodies). */
+function deferredOf(text: string): Record<string, unknown> {
+  const gz = gzipSync(text);
+  return { cap: 65536, maxDecodedBytes: 1 << 30, bytes: gz, overflow: false, gapped: false, tail: gz.subarray(gz.length - 4), complete: true };
+}
+
+async function httpBase(): Promise<Entry> {
+  const http = (await fixtureEntries()).find((e) => e.protocol.name === 'http');
+  assert.ok(http, 'the fixture has an HTTP entry');
+  return http;
+}
+
+function withBodies(base: Entry, id: string, request: Record<string, unknown> | undefined, response: Record<string, unknown> | undefined): Entry {
+  return {
+    ...base,
+    id,
+    request: { ...base.request, ...(request ? { postData: request } : {}) },
+    response: { ...base.response, ...(response ? { content: response } : {}) },
+  } as Entry;
+}
+
+describe('the split stored form', () => {
+  test('entries with body texts and deferred bodies read back as JSON would keep them, and the entry is not changed', async () => {
+    const base = await httpBase();
+    const unicode = 'h\u00e9llo \u2713 \u{1F600} '.repeat(300);
+    const cases: Entry[] = [
+      withBodies(base, 'response-text', undefined, { mimeType: 'application/json', size: 3000, text: '{"a":"b\\"c"}'.repeat(250) }),
+      withBodies(base, 'both-texts', { mimeType: 'text/plain', text: 'form=1&x=2' }, { mimeType: 'text/plain', size: unicode.length, text: unicode }),
+      withBodies(base, 'base64', undefined, { mimeType: 'application/octet-stream', encoding: 'base64', text: Buffer.alloc(3000, 7).toString('base64') }),
+    ];
+    for (const e of cases) {
+      const before = JSON.stringify(e);
+      const parts = splitParts(e);
+      assert.ok(parts, e.id);
+      assert.equal(JSON.stringify(e), before, `${e.id}: the entry itself is unchanged`);
+      const b = Buffer.alloc(parts.byteLength + 3, 0xaa);
+      assert.equal(writeSplit(parts, b, 3), parts.byteLength, `${e.id}: byteLength is what writeSplit writes`);
+      const stored = b.subarray(3);
+      assert.equal(stored[0], SPLIT_TAG);
+      assert.deepEqual(readSplit(stored), JSON.parse(before), e.id);
+    }
+    // Texts go out as they are; the skeleton keeps "" in their place, in the same key order.
+    const parts = splitParts(cases[1]!)!;
+    assert.deepEqual(parts.slots, [1, 2]);
+    assert.deepEqual(parts.values, ['form=1&x=2', unicode]);
+    assert.equal(Object.keys(JSON.parse(parts.skeleton).response.content).join(), Object.keys(cases[1]!.response!.content as object).join());
+    // An empty text has nothing to take out.
+    assert.equal(splitParts(withBodies(base, 'empty-text', undefined, { mimeType: 'text/plain', size: 0, text: '' })), undefined);
+  });
+
+  test('deferred gzip bodies keep their bytes and decode when read, on both sides', async () => {
+    const base = await httpBase();
+    const reqText = 'request body '.repeat(500);
+    const resText = 'response body '.repeat(2000);
+    const e = withBodies(base, 'deferred', { mimeType: 'text/plain', deferred: deferredOf(reqText) }, { mimeType: 'text/plain', deferred: deferredOf(resText) });
+    const stored = storedForm(e);
+    assert.ok(Buffer.isBuffer(stored) && stored[0] === SPLIT_TAG, 'a deferred body is stored in the split form');
+    assert.deepEqual(splitParts(e)!.slots, [3, 4, 5, 6]);
+    const raw = readSplit(stored);
+    const d = (raw.response as { content: { deferred: { bytes: Buffer; tail: Buffer } } }).content.deferred;
+    assert.deepEqual(d.bytes, (e.response as { content: { deferred: { bytes: Buffer } } }).content.deferred.bytes);
+    assert.deepEqual(d.tail, (e.response as { content: { deferred: { tail: Buffer } } }).content.deferred.tail);
+    const read = entryOf(stored);
+    assert.equal((read.request as { postData: { text: string } }).postData.text, reqText);
+    assert.equal((read.response as { content: { text: string } }).content.text, resText);
+    assert.equal((read.response as { bodySize: number }).bodySize, Buffer.byteLength(resText));
+  });
+
+  test('a text that is not well-formed UTF-16 stays in the skeleton and comes back exactly', async () => {
+    const base = await httpBase();
+    const broken = 'ab\ud800cd'.repeat(400);
+    const e = withBodies(base, 'surrogate', { mimeType: 'text/plain', text: 'x'.repeat(2000) }, { mimeType: 'text/plain', text: broken });
+    const parts = splitParts(e)!;
+    assert.deepEqual(parts.slots, [1], 'only the well-formed text is taken out');
+    const read = entryOf(storedForm(e));
+    assert.equal((read.response as { content: { text: string } }).content.text, broken);
+    assert.equal((read.request as { postData: { text: string } }).postData.text, 'x'.repeat(2000));
+  });
+
+  test('an entry without bodies has no split form', async () => {
+    const entries = await fixtureEntries();
+    const dns = entries.find((e) => e.protocol.name === 'dns')!;
+    assert.equal(splitParts(dns), undefined);
+    assert.equal(splitBytes(dns), undefined);
+    assert.equal(typeof storedForm(dns), 'string');
+  });
+
+  test('a damaged split form is an error that says what is wrong, never a wrong entry', async () => {
+    const base = await httpBase();
+    const good = splitBytes(withBodies(base, 'd', undefined, { mimeType: 'text/plain', text: 'y'.repeat(2000) }))!;
+    const expectError = (b: Buffer, re: RegExp): void => assert.throws(() => readSplit(b), (e: unknown) => e instanceof SplitFormError && re.test(e.message), re.source);
+    expectError(good.subarray(0, good.length - 1), /runs to \d+, past the end/);
+    expectError(good.subarray(0, 3), /no split form tag/);
+    expectError(Buffer.concat([good, Buffer.from([0])]), /1 bytes after the last value/);
+    const skeletonEnd = 5 + good.readUInt32LE(1);
+    const badSlot = Buffer.from(good);
+    badSlot[skeletonEnd + 1] = 9;
+    expectError(badSlot, /unknown slot 9/);
+    const noCount = good.subarray(0, skeletonEnd);
+    expectError(noCount, /no value count/);
+    // A slot whose body record the skeleton lacks.
+    const wrongSide = Buffer.from(good);
+    wrongSide[skeletonEnd + 1] = 1; // request.postData.text; this entry has no postData
+    expectError(wrongSide, /slot 1: request\.postData is not in the skeleton/);
+  });
+});

@@ -1,0 +1,173 @@
+/**
+ * The split stored form of an entry that carries a body: its JSON with the body texts and
+ * the bytes of deferred gzip bodies taken out (the "skeleton"), followed by those texts
+ * and bytes as they are. JSON would escape every quote of a body, V8's serializer grows
+ * a buffer of its own for it and walks every object in C++; this form costs one
+ * JSON.stringify of the small rest and one copy of each body, written straight into the
+ * caller's buffer (README.md "Schema and indexes" has the figures).
+ *
+ * Layout (little-endian):
+ *
+ *     fd               tag (V8's form begins with ff, a log reference with fe, JSON with `{`)
+ *     u32 n, n bytes   the skeleton: the entry as UTF-8 JSON, each taken-out value
+ *                      replaced (a text by "", deferred bytes by null)
+ *     u8 count         taken-out values, each:
+ *       u8 slot        which one (SLOTS below)
+ *       u32 n, n bytes a text as UTF-8, or the bytes
+ */
+import type { Entry } from '../entries/index.js';
+
+export const SPLIT_TAG = 0xfd;
+
+/** What is taken out, by slot number − 1: [side, body record, field, in `deferred`]. */
+const SLOTS = [
+  ['request', 'postData', 'text', false],
+  ['response', 'content', 'text', false],
+  ['request', 'postData', 'bytes', true],
+  ['request', 'postData', 'tail', true],
+  ['response', 'content', 'bytes', true],
+  ['response', 'content', 'tail', true],
+] as const;
+
+const SIDES = [
+  ['request', 'postData'],
+  ['response', 'content'],
+] as const;
+
+type Rec = Record<string, unknown>;
+
+/** String.prototype.isWellFormed: ES2024, in Node 20, past this project's ES2022 lib. */
+const wellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+function record(v: unknown): Rec | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Uint8Array) ? (v as Rec) : undefined;
+}
+
+/** An entry ready to be written in the split form: its skeleton and what was taken out, by slot. */
+export interface SplitParts {
+  skeleton: string;
+  slots: number[];
+  values: (string | Uint8Array)[];
+  /** Bytes writeSplit takes. */
+  byteLength: number;
+}
+
+/**
+ * The split form's parts of `entry`, or undefined when it has no body text nor deferred
+ * bytes to take out. The entry itself is not changed: the records on the way to a body
+ * are copied. A text that is not well-formed UTF-16 (a lone surrogate) stays in the
+ * skeleton, where JSON escapes it, since UTF-8 could not give it back.
+ */
+export function splitParts(entry: Entry): SplitParts | undefined {
+  let skeleton: Rec | undefined;
+  const slots: number[] = [];
+  const values: (string | Uint8Array)[] = [];
+  let bytes = 0;
+  for (let s = 0; s < SIDES.length; s++) {
+    const [sideKey, bodyKey] = SIDES[s]!;
+    const side = record((entry as unknown as Rec)[sideKey]);
+    const body = record(side?.[bodyKey]);
+    if (body === undefined) continue;
+    let bodyCopy: Rec | undefined;
+    const text = body.text;
+    if (typeof text === 'string' && text.length > 0 && wellFormed(text)) {
+      bodyCopy = { ...body, text: '' };
+      slots.push(s + 1);
+      values.push(text);
+      bytes += 5 + Buffer.byteLength(text, 'utf8');
+    }
+    const deferred = record(body.deferred);
+    if (deferred !== undefined && (deferred.bytes instanceof Uint8Array || deferred.tail instanceof Uint8Array)) {
+      const deferredCopy = { ...deferred };
+      for (const [k, key] of [
+        [0, 'bytes'],
+        [1, 'tail'],
+      ] as const) {
+        const v = deferred[key];
+        if (!(v instanceof Uint8Array)) continue;
+        deferredCopy[key] = null;
+        slots.push(3 + 2 * s + k);
+        values.push(v);
+        bytes += 5 + v.byteLength;
+      }
+      bodyCopy = { ...(bodyCopy ?? body), deferred: deferredCopy };
+    }
+    if (bodyCopy === undefined) continue;
+    skeleton ??= { ...(entry as unknown as Rec) };
+    skeleton[sideKey] = { ...side, [bodyKey]: bodyCopy };
+  }
+  if (skeleton === undefined) return undefined;
+  const json = JSON.stringify(skeleton);
+  return { skeleton: json, slots, values, byteLength: 1 + 4 + Buffer.byteLength(json, 'utf8') + 1 + bytes };
+}
+
+/** Writes the parts at `offset` of `b` (which has parts.byteLength bytes free there); returns the bytes written. */
+export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number {
+  let o = offset;
+  b[o++] = SPLIT_TAG;
+  let n = b.write(parts.skeleton, o + 4, 'utf8');
+  b.writeUInt32LE(n, o);
+  o += 4 + n;
+  b[o++] = parts.slots.length;
+  for (let i = 0; i < parts.slots.length; i++) {
+    b[o++] = parts.slots[i]!;
+    const v = parts.values[i]!;
+    if (typeof v === 'string') n = b.write(v, o + 4, 'utf8');
+    else {
+      b.set(v, o + 4);
+      n = v.byteLength;
+    }
+    b.writeUInt32LE(n, o);
+    o += 4 + n;
+  }
+  return o - offset;
+}
+
+/** The split form of `entry` in a Buffer of its own, or undefined when it has nothing to take out. */
+export function splitBytes(entry: Entry): Buffer | undefined {
+  const parts = splitParts(entry);
+  if (parts === undefined) return undefined;
+  const b = Buffer.allocUnsafe(parts.byteLength);
+  writeSplit(parts, b, 0);
+  return b;
+}
+
+/** A split form that cannot be read: cut short, or a slot it does not know. */
+export class SplitFormError extends Error {
+  constructor(message: string) {
+    super(`stored entry (split form): ${message}`);
+    this.name = 'SplitFormError';
+  }
+}
+
+/**
+ * The entry of a split form, its values put back. Deferred bytes are views of `b`: the
+ * caller hands over a buffer nothing else writes (a row SQLite returned, a log read, a copy).
+ */
+export function readSplit(b: Buffer): Entry {
+  if (b.length < 6 || b[0] !== SPLIT_TAG) throw new SplitFormError('no split form tag');
+  const span = (o: number): [number, number] => {
+    if (o + 4 > b.length) throw new SplitFormError(`length at byte ${o} past the end (${b.length} bytes)`);
+    const end = o + 4 + b.readUInt32LE(o);
+    if (end > b.length) throw new SplitFormError(`value at byte ${o} runs to ${end}, past the end (${b.length} bytes)`);
+    return [o + 4, end];
+  };
+  let [start, o] = span(1);
+  const entry = JSON.parse(b.toString('utf8', start, o)) as Rec;
+  if (o >= b.length) throw new SplitFormError('no value count');
+  const count = b[o++]!;
+  for (let i = 0; i < count; i++) {
+    if (o >= b.length) throw new SplitFormError(`value ${i + 1} of ${count} missing`);
+    const slot = b[o]!;
+    const where = SLOTS[slot - 1];
+    if (where === undefined) throw new SplitFormError(`unknown slot ${slot} at byte ${o}`);
+    [start, o] = span(o + 1);
+    const [sideKey, bodyKey, key, inDeferred] = where;
+    const body = record(record(entry[sideKey])?.[bodyKey]);
+    const holder = inDeferred ? record(body?.deferred) : body;
+    if (holder === undefined) throw new SplitFormError(`slot ${slot}: ${sideKey}.${bodyKey}${inDeferred ? '.deferred' : ''} is not in the skeleton`);
+    holder[key] = inDeferred ? b.subarray(start, o) : b.toString('utf8', start, o);
+  }
+  if (o !== b.length) throw new SplitFormError(`${b.length - o} bytes after the last value`);
+  return entry as unknown as Entry;
+}
