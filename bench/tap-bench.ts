@@ -20,7 +20,8 @@ import { pcapFileHeader } from '../src/capture/capture-writer.js';
 import { benchStore } from '../src/store/bench.js';
 import { benchRing } from '../src/pcap/bench.js';
 import type { BenchContext, BenchSection } from './run.js';
-import { cpuBetween, threadCpuByName } from './threads.js';
+import { cpuBetween, machineBusySeconds, threadCpuByName } from './threads.js';
+import { cpus } from 'node:os';
 
 const taplineBin = join(repoRoot, 'bin', 'tapline.js');
 
@@ -315,6 +316,12 @@ interface LiveStep {
   liveEntries?: number;
   /** Tapline only: CPU seconds by thread from the replay's start until the tap settled (bench/threads.ts). */
   cpu?: Record<string, number>;
+  /**
+   * Tapline only: the CPU of the replay itself, from its start until tcpreplay ended: the
+   * machine's busy core-seconds (all processes and the kernel), what the tap's threads
+   * took of them, and what the cores could give (cores × seconds).
+   */
+  replayWindow?: { seconds: number; machineBusy: number; tap: number; available: number };
   lossFree: boolean;
 }
 
@@ -389,6 +396,19 @@ const liveSection: BenchSection = {
         const parts = Object.entries(shown.cpu).sort((a, b) => (a[0] === 'other' ? 1 : b[0] === 'other' ? -1 : b[1] - a[1]));
         ctx.log(`  tap CPU in the ${fmtInt(shown.sentPps)} pps step, by thread (from /proc): ${parts.map(([n, sec]) => `${n} ${sec.toFixed(2)} s`).join(', ')}; ${((total * 1e6) / packets).toFixed(1)} µs per packet`);
       }
+      // Whether the cores were the limit: the machine's CPU while the replay ran, in the best step and the first lossy one after it.
+      const lossy = steps.find((st) => st.tool === 'tapline' && !st.lossFree && st.sentPps > (best.tapline?.sentPps ?? 0));
+      for (const [what, st] of [
+        ['best', best.tapline],
+        ['first lossy', lossy],
+      ] as const) {
+        const w = st?.replayWindow;
+        if (!w) continue;
+        ctx.log(
+          `  while the ${fmtInt(st!.sentPps)} pps replay ran (${what} step, ${w.seconds.toFixed(2)} s): the machine was busy ${w.machineBusy.toFixed(2)} of ${w.available.toFixed(2)} core-s; ` +
+            `the tap ${w.tap.toFixed(2)}, the sender and the kernel's sending side ${Math.max(0, w.machineBusy - w.tap).toFixed(2)}`,
+        );
+      }
       ctx.log(`  load average after: ${loadAverage()}`);
       return { packets, referenceEntries: want, steps, best, ratio, targetMet: ratio !== null && ratio >= LIVE_RATE_TARGET };
     } finally {
@@ -426,14 +446,20 @@ async function liveTapStep(net: TestNet, file: string, rate: string, packets: nu
       throw new Error(`the warm-up itself was not loss-free: ${JSON.stringify(w.drops)}, ${w.packets} of ${warm.packets} packets`);
     }
     const cpuBefore = threadCpuByName(tap.pid);
+    const busyBefore = machineBusySeconds();
+    const t0 = process.hrtime.bigint();
     const r = await replay(net, file, rate);
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const busy = machineBusySeconds() - busyBefore;
+    const tapInReplay = Object.values(cpuBetween(cpuBefore, threadCpuByName(tap.pid))).reduce((a, b) => a + b, 0);
+    const replayWindow = { seconds: +seconds.toFixed(3), machineBusy: +busy.toFixed(2), tap: +tapInReplay.toFixed(2), available: +(seconds * cpus().length).toFixed(2) };
     const s = await tap.settle();
     const cpu = cpuBetween(cpuBefore, threadCpuByName(tap.pid));
     await tap.stop();
     const entries = (await storedEntries(dataDir)) - warm.entries;
     const captured = s.packets - w.packets;
     const lossFree = captured === packets && r.failed === 0 && s.drops.kernel === 0 && s.drops.interface === 0 && s.drops.tapline === 0 && entries === want;
-    return { tool: 'tapline', asked: rate, sentPps: r.pps, sent: r.sent, captured, drops: s.drops, entries, liveEntries: s.entries - w.entries, cpu, lossFree };
+    return { tool: 'tapline', asked: rate, sentPps: r.pps, sent: r.sent, captured, drops: s.drops, entries, liveEntries: s.entries - w.entries, cpu, replayWindow, lossFree };
   } finally {
     await tap.stop();
     rmSync(dataDir, { recursive: true, force: true });

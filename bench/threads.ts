@@ -43,6 +43,17 @@ function sampleThreads(pid: number, ticks: number): Map<string, ThreadSample> {
   return out;
 }
 
+/**
+ * Busy CPU seconds of the whole machine since boot, all cores together, from /proc/stat's
+ * first line (proc(5): user nice system idle iowait irq softirq steal …): everything but
+ * idle and iowait, so it also counts the kernel's work and other processes (a sender).
+ */
+export function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = fields[3]! + fields[4]!;
+  return (fields.reduce((a, b) => a + b, 0) - idle) / ticksPerSecond();
+}
+
 /** CPU seconds of `pid`'s threads now, by name (threads of one name summed; unnamed ones are "other"). */
 export function threadCpuByName(pid: number, ticks = ticksPerSecond()): Map<string, number> {
   return byName(sampleThreads(pid, ticks).values());
