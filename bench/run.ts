@@ -216,9 +216,10 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--list') a.list = true;
     else if (k === '--live-packets') a.tap.livePackets = positive(k, v());
     else if (k === '--live-rates') a.tap.liveRates = v().split(',').filter(Boolean);
+    else if (k === '--live-climbs') a.tap.liveClimbs = positive(k, v());
     else if (k === '--flood-seconds') a.tap.floodSeconds = positive(k, v());
     else if (k === '--tap-workers') a.tap.tapWorkers = positive(k, v());
-    else throw new Error(`unknown argument ${k} (try --only, --size, --runs, --warmup, --list, --live-packets, --live-rates, --flood-seconds, --tap-workers)`);
+    else throw new Error(`unknown argument ${k} (try --only, --size, --runs, --warmup, --list, --live-packets, --live-rates, --live-climbs, --flood-seconds, --tap-workers)`);
   }
   return a;
 }
