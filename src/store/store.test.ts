@@ -30,6 +30,23 @@ function allPages(store: EntryStore, kfl: string, order: 'asc' | 'desc', limit: 
   throw new Error('paging never ended');
 }
 
+/**
+ * A store in `dir` holding `entries` as a Tapline before schema 4 wrote an entry with a
+ * body: V8-serialized. With `version`, the store says it is of that schema version.
+ */
+async function writeV8Store(dir: string, entries: readonly Entry[], version?: number): Promise<void> {
+  await openEntryStore({ dir }).close();
+  const db = new Database(join(dir, 'entries.db'));
+  const insert = db.prepare(INSERT_SQL);
+  const counts = db.prepare('INSERT INTO proto_counts (proto, n) VALUES (?, 1) ON CONFLICT(proto) DO UPDATE SET n = n + 1');
+  for (const e of entries) {
+    insert.run(...rowOf(e).slice(0, 11), serialize(e));
+    counts.run(e.protocol.name);
+  }
+  if (version !== undefined) db.pragma(`user_version = ${version}`);
+  db.close();
+}
+
 function byTime(a: Entry, b: Entry): number {
   return a.timestamp - b.timestamp;
 }
@@ -443,12 +460,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
     // path that is a UTF-16 string).
     const v8Entries = [make('v8', '/shop/orders', SPLIT_FROM_BODY_CHARS), make('v8-two-byte', '/shop/orders/\u20ac', SPLIT_FROM_BODY_CHARS)];
     await inTempDir(async (dir) => {
-      await openEntryStore({ dir }).close();
-      const raw = new Database(join(dir, 'entries.db'));
-      const insert = raw.prepare(INSERT_SQL);
-      for (const e of v8Entries) insert.run(...rowOf(e).slice(0, 11), serialize(e));
-      raw.prepare("INSERT INTO proto_counts (proto, n) VALUES ('http', 2)").run();
-      raw.close();
+      await writeV8Store(dir, v8Entries);
       await withStoreIn(dir, { flushIntervalMs: 10 }, async (store) => {
         for (const e of entries) store.add(e);
         await store.flush();
@@ -535,13 +547,7 @@ describe('entry store across inserts, restarts and duplicates', () => {
       { ...http, id: 'v3/text', response: { ...http.response, content: { mimeType: 'text/plain', size: 3000, text: 'z'.repeat(3000) } } },
     ] as Entry[];
     await inTempDir(async (dir) => {
-      await openEntryStore({ dir }).close();
-      const db = new Database(join(dir, 'entries.db'));
-      const insert = db.prepare(INSERT_SQL);
-      for (const e of old) insert.run(...rowOf(e).slice(0, 11), serialize(e));
-      db.prepare("INSERT INTO proto_counts (proto, n) VALUES ('http', 2)").run();
-      db.pragma('user_version = 3');
-      db.close();
+      await writeV8Store(dir, old, 3);
       await withStoreIn(dir, {}, (store) => {
         assert.equal((store.get('v3/gzip')!.response as { content: { text: string } }).content.text, text);
         assert.deepEqual(store.get('v3/text'), JSON.parse(JSON.stringify(old[1])));
