@@ -10,6 +10,7 @@ export const storeErrorCodes = {
   'store.bad_order': "an order other than 'asc' or 'desc'",
   'store.bad_time': 'a from/to bound that is not a finite number of ms',
   'store.closed': 'the store was used after close()',
+  'store.damaged_entry': 'a stored entry that cannot be read back (cut short, or a slot this Tapline does not know)',
   'store.write_failed': 'the writer could not commit a batch (its entries are lost and counted)',
   'store.writer_exited': 'the writer thread stopped',
 } as const;

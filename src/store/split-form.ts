@@ -16,6 +16,7 @@
  *       u32 n, n bytes a text as UTF-8, or the bytes
  */
 import type { Entry } from '../entries/index.js';
+import { StoreError } from './errors.js';
 
 export const SPLIT_TAG = 0xfd;
 
@@ -133,9 +134,9 @@ export function splitBytes(entry: Entry): Buffer | undefined {
 }
 
 /** A split form that cannot be read: cut short, or a slot it does not know. */
-export class SplitFormError extends Error {
+export class SplitFormError extends StoreError {
   constructor(message: string) {
-    super(`stored entry (split form): ${message}`);
+    super('store.damaged_entry', `stored entry (split form): ${message}`);
     this.name = 'SplitFormError';
   }
 }
