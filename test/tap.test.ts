@@ -905,6 +905,19 @@ describe('the tapline tap command', { skip: fileTools }, () => {
     }
   });
 
+  test('--read of a file that cannot be opened says why and starts nothing (exit 1)', T, async () => {
+    for (const [file, why] of [
+      [join(dir, 'nope.pcap'), 'no such file'],
+      [dir, 'a directory, not a capture file'],
+    ]) {
+      const data = join(dir, 'never-made');
+      const r = await tapline(['tap', '--read', file, '--once', '--data', data, '--listen', '127.0.0.1:0', '--quiet'], 30_000);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, `tapline tap: ${file}: ${why}\n`);
+      assert.equal(existsSync(data), false, 'no data folder, store or API was started');
+    }
+  });
+
   test('--help prints the usage, the --netns flag included', T, async () => {
     const r = await tapline(['tap', '--help']);
     assert.equal(r.code, 0);

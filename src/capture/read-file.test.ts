@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { collect, epb, idb, pcapFile, shb, type SeenPacket } from './capture-writer.js';
-import { readCaptureFile, readCaptureStream } from './read-file.js';
+import { captureFileProblem, fileErrorText, readCaptureFile, readCaptureStream } from './read-file.js';
 import { CaptureFileError, LinkType, type RawPacket } from './types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tapline-capture-'));
@@ -115,8 +115,21 @@ describe('readCaptureFile', () => {
     assert.equal(c.error?.offset, expectedPcapng.packets[49].recordOffset);
   });
 
-  test('a missing file rejects with the system error', async () => {
+  test('a missing file rejects with the system error, a directory with EISDIR before any read', async () => {
     await assert.rejects(readCaptureFile(join(dir, 'nope.pcap'), () => {}), { code: 'ENOENT' });
+    await assert.rejects(readCaptureFile(dir, () => {}), { code: 'EISDIR', syscall: 'open' });
+  });
+
+  test('captureFileProblem says in words why a path cannot be read, before anything starts', () => {
+    const ok = join(dir, 'ok.pcap');
+    writeFileSync(ok, pcap);
+    assert.equal(captureFileProblem(ok), undefined);
+    assert.equal(captureFileProblem('-'), undefined);
+    assert.equal(captureFileProblem(join(dir, 'nope.pcap')), 'no such file');
+    assert.equal(captureFileProblem(dir), 'a directory, not a capture file');
+    assert.equal(captureFileProblem(join(ok, 'x')), 'a part of the path is not a directory');
+    assert.equal(fileErrorText(new Error('not from the file system')), undefined);
+    assert.equal(fileErrorText(Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' })), 'EMFILE: too many open files');
   });
 });
 

@@ -4,7 +4,7 @@
  * while the next is being read, and nothing is kept but what the packet sink keeps.
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { createCaptureParser, type CaptureParserOptions } from './capture-parser.js';
@@ -39,6 +39,7 @@ export async function readCaptureFile(path: string, onPacket: PacketSink, opts: 
   const fh = await open(path, 'r');
   try {
     const stat = await fh.stat();
+    if (stat.isDirectory()) throw Object.assign(new Error(`EISDIR: ${path} is a directory`), { code: 'EISDIR', syscall: 'open', path });
     if (!stat.isFile()) {
       // A FIFO or a device: no size and no positioned reads.
       return await readCaptureStream(createReadStream('', { fd: fh.fd, autoClose: false, highWaterMark: 1 << 20 }), onPacket, opts);
@@ -46,6 +47,48 @@ export async function readCaptureFile(path: string, onPacket: PacketSink, opts: 
     return await parseChunks(fileChunks(fh, opts.chunkBytes ?? DEFAULT_CHUNK_BYTES), onPacket, opts, stat.size);
   } finally {
     await fh.close();
+  }
+}
+
+/** What an errno of opening or reading a file means, in the words a command prints. */
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'no such file',
+  EISDIR: 'a directory, not a capture file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+  ELOOP: 'too many symbolic links in the path',
+  ENAMETOOLONG: 'the path is too long',
+  EIO: 'an I/O error on the device',
+};
+
+/**
+ * What went wrong, in words, when `e` is the file system's error (an errno code) from
+ * opening or reading a capture file; undefined for any other error.
+ */
+export function fileErrorText(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return undefined;
+  return FILE_ERRORS[code] ?? `${(e as Error).message}`;
+}
+
+/**
+ * Why `path` cannot be read as a capture file, in words (fileErrorText), or undefined when
+ * it opens as something to read: a file, a FIFO, a device ("-", standard input, always
+ * does). A command asks before it starts anything else.
+ */
+export function captureFileProblem(path: string): string | undefined {
+  if (path === '-') return undefined;
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    return fileErrorText(e) ?? (e as Error).message;
+  }
+  try {
+    return fstatSync(fd).isDirectory() ? FILE_ERRORS.EISDIR : undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -74,7 +74,14 @@ test('a file damaged part-way gives the entries before the damage, then an error
   assert.match(t.stderr, /neither pcap nor pcapng \(at byte offset 0\) \[capture\.unknown_format\]/);
   const missing = tapline(['read', join(dir, 'nope.pcap')]);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /nope\.pcap: no such file/);
+  assert.equal(missing.stderr, `tapline read: ${join(dir, 'nope.pcap')}: no such file\n`, 'the error alone, no summary of nothing');
+  // A directory was read as a stream until the read failed, and the process died of EISDIR.
+  for (const format of ['jsonl', 'table']) {
+    const folder = tapline(['read', dir, '--format', format]);
+    assert.equal(folder.code, 1);
+    assert.equal(folder.stdout, '', 'not even the table header');
+    assert.equal(folder.stderr, `tapline read: ${dir}: a directory, not a capture file\n`);
+  }
 });
 
 test('--kfl filters, limit(n) holds across threads, and a bad query shows a caret under its span (exit 2)', () => {

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { readCaptureFile, CaptureFileError } from '../capture/index.js';
+import { readCaptureFile, CaptureFileError, captureFileProblem, fileErrorText } from '../capture/index.js';
 import { createParallelPipeline, createPipeline, LimitError, namedLimits, parseLimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { registry } from '../protocols/index.js';
 import { compile, KflError, formatKflError } from '../kfl/index.js';
@@ -118,6 +118,13 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     for (const w of query.warnings) err.write(`tapline read: --kfl warning: ${w.message}\n`);
   }
 
+  // A file that cannot be opened is said before anything is printed (no summary of nothing).
+  const problem = captureFileProblem(file);
+  if (problem !== undefined) {
+    err.write(`tapline read: ${file}: ${problem}\n`);
+    return 1;
+  }
+
   const output = createSharedOutput(query?.limit);
   const spec: PrinterSpec = { format: format as 'jsonl' | 'table', kfl: values.kfl, output, fd: outFd(out) };
   let overrides;
@@ -195,8 +202,9 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
       err.write(`tapline read: ${file}: ${failure.message} [${failure.code}]\n`);
       return 1;
     }
-    if ((failure as NodeJS.ErrnoException).code === 'ENOENT') {
-      err.write(`tapline read: ${file}: no such file\n`);
+    const text = fileErrorText(failure);
+    if (text !== undefined) {
+      err.write(`tapline read: ${file}: ${text}\n`);
       return 1;
     }
     throw failure;

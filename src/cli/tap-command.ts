@@ -1,12 +1,16 @@
 import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { captureFileProblem } from '../capture/index.js';
 import { compile, KflError, formatKflError } from '../kfl/index.js';
 import { LimitError, parseLimitOverrides } from '../pipeline/index.js';
 import { registry } from '../protocols/index.js';
 import { startTap, type TapSource } from '../tap/tap.js';
 import { defaultDataDir, parseDuration, parseListen, parseSize, UsageError } from './args.js';
 import { tableHeader, tableRow } from './table.js';
+
+/** A --read/--replay file that cannot be opened (exit status 1, as for `tapline read`). */
+class FileProblem extends Error {}
 
 export const tapHelp = `Usage: tapline tap [options]
 
@@ -131,6 +135,8 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
             netns: values.netns,
           };
     if (file !== undefined && values.netns !== undefined) throw new UsageError('--netns applies to live capture, not to --read/--replay');
+    const problem = file === undefined ? undefined : captureFileProblem(file);
+    if (problem !== undefined) throw new FileProblem(`${file}: ${problem}`);
     if (source.kind === 'file' && !(source.speed! >= 0)) throw new UsageError(`--speed takes a number > 0, not ${JSON.stringify(values.speed)}`);
     const workers = values.workers === undefined ? Math.max(1, availableParallelism() - 1) : Number(values.workers);
     if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers takes a whole number ≥ 1, not ${JSON.stringify(values.workers)}`);
@@ -155,7 +161,11 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
     if (values.kfl !== undefined) view = compile(values.kfl);
   } catch (e) {
     if (e instanceof KflError) err.write(`tapline tap: bad --kfl query\n${formatKflError(values.kfl!, e)}\n`);
-    else if (e instanceof UsageError || e instanceof LimitError) err.write(`tapline tap: ${e.message}\n`);
+    else if (e instanceof FileProblem) {
+      // Said before the store, the ring and the API start.
+      err.write(`tapline tap: ${e.message}\n`);
+      return 1;
+    } else if (e instanceof UsageError || e instanceof LimitError) err.write(`tapline tap: ${e.message}\n`);
     else throw e;
     return 2;
   }
