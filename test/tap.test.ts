@@ -25,6 +25,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -872,10 +873,40 @@ describe('the hub API of a running tap', { skip: fileTools }, () => {
     const x = await tapline(['export', '--hub', tap.url, '--token', TOKEN, '--kfl', bad, '-o', join(dir, 'never.pcapng')]);
     assert.equal(x.code, 2);
     assert.ok(x.stderr.includes('  ' + bad + '\n'), x.stderr);
-    assert.ok(!existsSync(join(dir, 'never.pcapng')) || statSync(join(dir, 'never.pcapng')).size === 0);
     const f = await tapline(['export', '--hub', tap.url, '--token', TOKEN, '--filter', 'tcp port', '-o', join(dir, 'never2.pcapng')]);
     assert.equal(f.code, 2);
     assert.match(f.stderr, /400 .*\[api\.bad_filter\]/);
+    // A failed export leaves no file, whole or part-written.
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('never')), []);
+  });
+
+  test('query and export say which hub they cannot reach, and which output they cannot write, before asking', T, async () => {
+    assert.ok(tap);
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const port = (s.address() as AddressInfo).port;
+        s.close(() => resolve(port));
+      });
+    });
+    const q = await tapline(['query', '--hub', `http://127.0.0.1:${closed}`, '--token', TOKEN]);
+    assert.equal(q.code, 1);
+    assert.equal(q.stderr, `tapline query: no tap answers at http://127.0.0.1:${closed} (is "tapline tap" running?)\n`);
+    const folder = await tapline(['export', '--hub', tap.url, '--token', TOKEN, '--filter', 'tcp', '-o', dir]);
+    assert.equal(folder.code, 1);
+    assert.equal(folder.stderr, `tapline export: ${dir}: a directory\n`);
+    const nowhere = join(dir, 'no-such-folder', 'x.pcapng');
+    const missing = await tapline(['export', '--hub', tap.url, '--token', TOKEN, '--filter', 'tcp', '-o', nowhere]);
+    assert.equal(missing.code, 1);
+    assert.equal(missing.stderr, `tapline export: ${nowhere}: no such folder ${join(dir, 'no-such-folder')}\n`);
+    // "-15m style" times go after their flag as the help shows them, without "=".
+    const since = await tapline(['query', '--hub', tap.url, '--token', TOKEN, '--kfl', 'http', '--from', '-3650d', '--limit', '3']);
+    assert.equal(since.code, 0, since.stderr);
+    assert.equal(since.stdout.trim().split('\n').length, 3);
+    const file = join(dir, 'since.pcapng');
+    const x = await tapline(['export', '--hub', tap.url, '--token', TOKEN, '--filter', 'tcp', '--from', '-3650d', '-o', file]);
+    assert.equal(x.code, 0, x.stderr);
+    assert.ok(statSync(file).size > 0);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('.part-')), [], 'the part file was renamed');
   });
 });
 

@@ -53,7 +53,7 @@ export async function readCaptureFile(path: string, onPacket: PacketSink, opts: 
 /** What an errno of opening or reading a file means, in the words a command prints. */
 const FILE_ERRORS: Record<string, string> = {
   ENOENT: 'no such file',
-  EISDIR: 'a directory, not a capture file',
+  EISDIR: 'a directory',
   EACCES: 'permission denied',
   EPERM: 'permission denied',
   ENOTDIR: 'a part of the path is not a directory',
@@ -80,13 +80,14 @@ export function fileErrorText(e: unknown): string | undefined {
 export function captureFileProblem(path: string): string | undefined {
   if (path === '-') return undefined;
   let fd: number;
+  const directory = 'a directory, not a capture file';
   try {
     fd = openSync(path, 'r');
   } catch (e) {
-    return fileErrorText(e) ?? (e as Error).message;
+    return (e as { code?: string }).code === 'EISDIR' ? directory : (fileErrorText(e) ?? (e as Error).message);
   }
   try {
-    return fstatSync(fd).isDirectory() ? FILE_ERRORS.EISDIR : undefined;
+    return fstatSync(fd).isDirectory() ? directory : undefined;
   } finally {
     closeSync(fd);
   }

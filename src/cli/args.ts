@@ -32,6 +32,23 @@ export function parseTime(text: string, flag: string, now = Date.now()): number 
   return ms;
 }
 
+/**
+ * `--from -15m` as `--from=-15m`: node's parseArgs takes a value that starts with "-" only
+ * joined to its flag, and these flags document exactly that form.
+ */
+export function joinDashValues(argv: readonly string[], flags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (flags.includes(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text);
   if (!m || Number(m[3]) > 65535) throw new UsageError(`--listen takes HOST:PORT (e.g. 127.0.0.1:8899), not ${JSON.stringify(text)}`);

@@ -1,10 +1,11 @@
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { formatKflError, type KflError } from '../kfl/index.js';
-import { DEFAULT_HUB, defaultDataDir, parseTime, UsageError } from './args.js';
+import { fileErrorText } from '../capture/index.js';
+import { DEFAULT_HUB, defaultDataDir, joinDashValues, parseTime, UsageError } from './args.js';
 
 export const queryHelp = `Usage: tapline query [--hub URL] [--token TOKEN] [--kfl QUERY] [options]
 
@@ -35,6 +36,23 @@ within a time window. The file's section comment says what was asked.
   --to TIME       end of the window (default now)
   -o FILE         where to write (- for standard output)
 `;
+
+/** Flags whose value may be "-15m" style (joinDashValues). */
+const TIME_FLAGS = ['--from', '--to'];
+
+/** The hub did not answer: no connection, no such host, a port fetch refuses. */
+class HubUnreachable extends Error {}
+
+/** `fetch` of a hub URL; a failure to connect says which hub and why. */
+async function hubFetch(hub: string, path: string, token: string): Promise<Response> {
+  try {
+    return await fetch(`${hub}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code === 'ECONNREFUSED') throw new HubUnreachable(`no tap answers at ${hub} (is "tapline tap" running?)`);
+    throw new HubUnreachable(`cannot reach ${hub}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+  }
+}
 
 interface Common {
   hub: string;
@@ -69,7 +87,7 @@ async function apiError(res: Response, kfl: string | undefined): Promise<string>
 export async function runQueryCommand(argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
   try {
     const { values } = parseArgs({
-      args: argv,
+      args: joinDashValues(argv, TIME_FLAGS),
       options: {
         hub: { type: 'string' }, token: { type: 'string' }, data: { type: 'string' }, kfl: { type: 'string' },
         from: { type: 'string' }, to: { type: 'string' }, limit: { type: 'string' }, order: { type: 'string' },
@@ -93,7 +111,7 @@ export async function runQueryCommand(argv: string[], out: NodeJS.WriteStream, e
       if (values.from) q.set('from', String(parseTime(values.from, '--from')));
       if (values.to) q.set('to', String(parseTime(values.to, '--to')));
       if (cursor) q.set('cursor', cursor);
-      const res = await fetch(`${hub}/api/entries?${q}`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await hubFetch(hub, `/api/entries?${q}`, token);
       if (!res.ok) {
         err.write(`tapline query: ${await apiError(res, values.kfl)}\n`);
         return res.status === 400 ? 2 : 1;
@@ -115,7 +133,7 @@ export async function runQueryCommand(argv: string[], out: NodeJS.WriteStream, e
 export async function runExportCommand(argv: string[], out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
   try {
     const { values } = parseArgs({
-      args: argv,
+      args: joinDashValues(argv, TIME_FLAGS),
       options: {
         hub: { type: 'string' }, token: { type: 'string' }, data: { type: 'string' }, kfl: { type: 'string' },
         filter: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, output: { type: 'string', short: 'o' },
@@ -133,29 +151,51 @@ export async function runExportCommand(argv: string[], out: NodeJS.WriteStream, 
     const q = new URLSearchParams({ from: String(parseTime(values.from ?? '-15m', '--from', now)), to: String(parseTime(values.to ?? 'now', '--to', now)) });
     if (values.kfl) q.set('kfl', values.kfl);
     if (values.filter) q.set('filter', values.filter);
-    const res = await fetch(`${hub}/api/pcap?${q}`, { headers: { authorization: `Bearer ${token}` } });
-    if (!res.ok || res.body === null) {
-      err.write(`tapline export: ${await apiError(res, values.kfl)}\n`);
-      return res.status === 400 ? 2 : 1;
+    // The file is written beside its name and renamed once whole: a failed export leaves
+    // no file, and one that cannot be written at all fails before the tap is asked.
+    const output = values.output;
+    const part = output === '-' ? undefined : join(dirname(output), `.${basename(output)}.part-${process.pid}`);
+    if (part !== undefined) {
+      if (existsSync(output) && statSync(output).isDirectory()) throw new OutputProblem(`${output}: a directory`);
+      try {
+        closeSync(openSync(part, 'w'));
+      } catch (e) {
+        const missing = (e as { code?: string }).code === 'ENOENT';
+        throw new OutputProblem(`${output}: ${missing ? `no such folder ${dirname(output)}` : (fileErrorText(e) ?? (e as Error).message)}`);
+      }
     }
-    const target = values.output === '-' ? out : createWriteStream(values.output);
-    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), target);
-    return 0;
+    try {
+      const res = await hubFetch(hub, `/api/pcap?${q}`, token);
+      if (!res.ok || res.body === null) {
+        err.write(`tapline export: ${await apiError(res, values.kfl)}\n`);
+        return res.status === 400 ? 2 : 1;
+      }
+      await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), part === undefined ? out : createWriteStream(part));
+      if (part !== undefined) {
+        try {
+          renameSync(part, output);
+        } catch (e) {
+          throw new OutputProblem(`${output}: ${fileErrorText(e) ?? (e as Error).message}`);
+        }
+      }
+      return 0;
+    } finally {
+      if (part !== undefined) rmSync(part, { force: true });
+    }
   } catch (e) {
     return failure('export', e, err);
   }
 }
 
+/** The -o file of an export cannot be written. */
+class OutputProblem extends Error {}
+
 function failure(command: string, e: unknown, err: NodeJS.WriteStream): number {
-  if (e instanceof UsageError || (e as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+  const code = (e as { code?: string }).code;
+  if (e instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_'))) {
     err.write(`tapline ${command}: ${(e as Error).message}\n`);
     return 2;
   }
-  const cause = (e as { cause?: { code?: string } }).cause;
-  if (cause?.code === 'ECONNREFUSED') {
-    err.write(`tapline ${command}: no tap answers at that address (is "tapline tap" running?)\n`);
-    return 1;
-  }
-  err.write(`tapline ${command}: ${(e as Error).message}\n`);
+  err.write(`tapline ${command}: ${e instanceof HubUnreachable || e instanceof OutputProblem ? '' : 'failed: '}${(e as Error).message}\n`);
   return 1;
 }
