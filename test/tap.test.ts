@@ -23,7 +23,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -946,6 +946,20 @@ describe('the tapline tap command', { skip: fileTools }, () => {
       assert.equal(r.code, 1, r.stderr);
       assert.equal(r.stderr, `tapline tap: ${file}: ${why}\n`);
       assert.equal(existsSync(data), false, 'no data folder, store or API was started');
+    }
+  });
+
+  test('a data folder that cannot be made is said at start (exit 1), where the recursive mkdir of Node spun forever', T, async () => {
+    const dangling = join(dir, 'dangling');
+    symlinkSync(join(dir, 'nowhere'), dangling);
+    const cases: [string, RegExp][] = [[join(dangling, 'data'), /is there but is not a folder/]];
+    if (existsSync('/proc/self')) cases.push(['/proc/tapline-no-such/data', /: no such file/]);
+    for (const [data, why] of cases) {
+      const r = await tapline(['tap', '--read', NGINX_FIXTURE, '--once', '--data', data, '--listen', '127.0.0.1:0', '--quiet'], 30_000);
+      assert.equal(r.signal, null, `${data}: not killed by the deadline`);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^tapline tap: cannot make the data folder ${data.replace(/[.]/g, '\\.')}: .* \\[tap\\.bad_data_dir\\]\\n$`));
+      assert.match(r.stderr, why);
     }
   });
 

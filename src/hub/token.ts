@@ -4,9 +4,10 @@
  * folder, as ssh keeps its keys.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HubError } from './errors.js';
+import { makeDirs } from '../common/make-dirs.js';
 
 export const TOKEN_FILE = 'token';
 /** 32 random bytes: 256 bits, beyond any guessing. */
@@ -26,7 +27,7 @@ export function checkToken(token: string): void {
  * client that has the old one.
  */
 export function loadOrCreateToken(dataDir: string): { token: string; created: boolean; path: string } {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  makeDirs(dataDir, 0o700);
   const path = join(dataDir, TOKEN_FILE);
   const token = randomBytes(TOKEN_BYTES).toString('base64url');
   try {

@@ -9,7 +9,7 @@
  * the folder are adopted: a missing or stale index is rebuilt by scanning the segment,
  * and a torn last block (a write cut by the kill) is truncated away.
  */
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RawPacket } from '../capture/types.js';
 import { IssueCounter } from '../common/index.js';
@@ -21,6 +21,7 @@ import { hiLoToNanos, PcapngWriter, type PcapngTarget } from './pcapng-writer.js
 import { SegmentIndexBuilder, StoredSegmentIndex, writeFileAtomic, type SegmentIndexView } from './segment-index.js';
 import { scanSegment } from './segment-reader.js';
 import { RingConfigError, type ExportOptions, type ExportResult, type PacketRing, type RingOptions, type RingStats, type SegmentInfo } from './types.js';
+import { makeDirs } from '../common/make-dirs.js';
 
 const SEGMENT_RE = /^seg-(\d{10})\.pcapng$/;
 const MAX_SEGMENT_BYTES = 0x7fff_ffff; // offsets are u32 in the index; keep well inside
@@ -126,7 +127,7 @@ class Ring implements PacketRing {
     this.clock = opts.clock;
     this.interfaceName = opts.interfaceName;
     this.writeEpbs = opts.nativeWrites === false ? null : nativeWriteEpbs;
-    mkdirSync(this.dir, { recursive: true });
+    makeDirs(this.dir);
     this.adopt();
     this.enforceRetention();
     const every = opts.flushIntervalMs ?? 1000;

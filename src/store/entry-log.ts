@@ -17,8 +17,9 @@
  * rows, so a committed row never points past what was written; bytes of a batch whose
  * commit never happened are dead weight that goes with their file.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writevSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, unlinkSync, writevSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDirs } from '../common/make-dirs.js';
 
 export const LOG_REF_TAG = 0xfe;
 export const LOG_REF_BYTES = 16;
@@ -102,7 +103,7 @@ export class EntryLogWriter {
     private readonly fileBytes: number,
     live: ReadonlyMap<number, number>,
   ) {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     let last = 0;
     for (const [file, path] of listLogFiles(dir)) {
       last = Math.max(last, file);

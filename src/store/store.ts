@@ -6,7 +6,7 @@
  * match function on the candidates, and page by a cursor on (timestamp, rowid).
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { siblingModule, startWorker } from '../common/worker.js';
@@ -17,6 +17,7 @@ import { candidateSql, type Position } from './sql-plan.js';
 import type { FromWriter, ToWriter, WriterSettings } from './writer-thread.js';
 import { StoreError } from './errors.js';
 import { DEFAULT_LOG_FILE_BYTES, DEFAULT_LOG_FROM_BYTES, EntryLogReader, logFilesBytes, resolveStored } from './entry-log.js';
+import { makeDirs } from '../common/make-dirs.js';
 
 export interface RetentionOptions {
   /** Entries whose timestamp is older than this many seconds are deleted. */
@@ -205,7 +206,7 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     throw new StoreError('store.bad_option', `logFromBytes must be a whole number ≥ 0, got ${String(opts.logFromBytes)}`);
   }
 
-  mkdirSync(opts.dir, { recursive: true });
+  makeDirs(opts.dir);
   const path = join(opts.dir, 'entries.db');
   const logDir = join(opts.dir, 'log');
   // The main thread creates the schema before the writer starts, so the reader below can

@@ -14,6 +14,11 @@ export class DataLockError extends Error {
   readonly code = 'tap.data_in_use';
 }
 
+/** The data folder cannot be made or is not a folder (tap.bad_data_dir). */
+export class DataDirError extends Error {
+  readonly code = 'tap.bad_data_dir';
+}
+
 /** Folders this process holds (a second tap in the same process is refused too). */
 const held = new Set<string>();
 

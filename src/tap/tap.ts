@@ -1,8 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { RawPacket } from '../capture/types.js';
-import { readCaptureFile } from '../capture/index.js';
+import { fileErrorText, readCaptureFile } from '../capture/index.js';
 import { openLiveCapture, compileFilter, type LiveCapture } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
@@ -13,7 +12,8 @@ import { openPacketRing, flowsFromEntries, type PacketRing } from '../pcap/index
 import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntrySource, type HubLive, type HubPcapSource, type HubStatsSnapshot } from '../hub/index.js';
 import type { TapWorkerMessage } from './tap-worker.js';
 import { siblingModule } from '../common/worker.js';
-import { lockDataDir } from './data-lock.js';
+import { DataDirError, lockDataDir } from './data-lock.js';
+import { makeDirs, NotAFolderError } from '../common/make-dirs.js';
 
 export type TapSource =
   | {
@@ -71,7 +71,12 @@ const IN_FLIGHT_BYTES = 32 << 20;
  * dissection threads → entry store, live stream and the hub API.
  */
 export async function startTap(opts: TapOptions): Promise<Tap> {
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  try {
+    makeDirs(opts.dataDir, 0o700);
+  } catch (e) {
+    const why = e instanceof NotAFolderError ? e.message : (fileErrorText(e) ?? (e as Error).message);
+    throw new DataDirError(`cannot make the data folder ${opts.dataDir}: ${why}`);
+  }
   // Before anything in the folder is opened: a second tap on it is refused (data-lock.ts).
   const lock = lockDataDir(opts.dataDir);
   let store: EntryStore;
