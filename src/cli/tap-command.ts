@@ -21,7 +21,8 @@ entries as they come, one line each.
 
 Capture:
   --interface NAME     interface to capture on (repeatable; default: any, i.e. all)
-  --filter EXPR        capture filter in pcap-filter syntax (e.g. 'not port 22')
+  --filter EXPR        capture filter in pcap-filter syntax (e.g. 'not port 22'); with
+                       --read/--replay, only the file's packets it matches go through
   --snaplen BYTES      bytes kept per packet (default 262144)
   --buffer SIZE        kernel capture buffer per interface (default 32MiB)
   --no-promisc         do not put interfaces in promiscuous mode
@@ -124,7 +125,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
     const file = values.read ?? values.replay;
     source =
       file !== undefined
-        ? { kind: 'file', path: file, speed: values.replay !== undefined ? Number(values.speed ?? '1') : 0 }
+        ? { kind: 'file', path: file, speed: values.replay !== undefined ? Number(values.speed ?? '1') : 0, filter: values.filter }
         : {
             kind: 'live',
             interfaces: values.interface ?? 'any',
@@ -134,7 +135,11 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
             promiscuous: !values['no-promisc'],
             netns: values.netns,
           };
-    if (file !== undefined && values.netns !== undefined) throw new UsageError('--netns applies to live capture, not to --read/--replay');
+    if (file !== undefined) {
+      const given = { interface: values.interface, snaplen: values.snaplen, buffer: values.buffer, netns: values.netns, 'no-promisc': values['no-promisc'] || undefined };
+      const liveOnly = Object.entries(given).filter(([, v]) => v !== undefined).map(([k]) => `--${k}`);
+      if (liveOnly.length > 0) throw new UsageError(`${liveOnly.join(', ')} ${liveOnly.length > 1 ? 'apply' : 'applies'} to live capture, not to --read/--replay`);
+    }
     const problem = file === undefined ? undefined : captureFileProblem(file);
     if (problem !== undefined) throw new FileProblem(`${file}: ${problem}`);
     if (source.kind === 'file' && !(source.speed! >= 0)) throw new UsageError(`--speed takes a number > 0, not ${JSON.stringify(values.speed)}`);
@@ -190,7 +195,7 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
     err.write(`tapline tap: ${(e as Error).message}${code ? ` [${code}]` : ''}\n`);
     return 1;
   }
-  const what = source.kind === 'file' ? `reading ${source.path}` : `capturing on ${source.interfaces === 'any' ? 'all interfaces' : source.interfaces.join(', ')}${source.netns ? ` in network namespace ${source.netns}` : ''}${source.filter ? ` (filter: ${source.filter})` : ''}`;
+  const what = source.kind === 'file' ? `reading ${source.path}${source.filter ? ` (filter: ${source.filter})` : ''}` : `capturing on ${source.interfaces === 'any' ? 'all interfaces' : source.interfaces.join(', ')}${source.netns ? ` in network namespace ${source.netns}` : ''}${source.filter ? ` (filter: ${source.filter})` : ''}`;
   err.write(
     `tapline tap: ${what}; data in ${opts.dataDir}\n` +
       `  API ${tap.url}  token ${tap.token}${tap.tokenCreated ? ` (new, kept in ${opts.dataDir}/token)` : ''}\n` +

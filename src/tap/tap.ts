@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import type { RawPacket } from '../capture/types.js';
+import { LinkType, type RawPacket } from '../capture/types.js';
 import { fileErrorText, readCaptureFile } from '../capture/index.js';
 import { openLiveCapture, compileFilter, type LiveCapture } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
@@ -26,7 +26,14 @@ export type TapSource =
       /** Capture inside this network namespace (a name under /run/netns or /proc/PID/ns/net); the API stays where the tap runs. */
       netns?: string;
     }
-  | { kind: 'file'; path: string; /** 0 or absent: as fast as possible; 1: real time; 2: twice as fast … */ speed?: number };
+  | {
+      kind: 'file';
+      path: string;
+      /** 0 or absent: as fast as possible; 1: real time; 2: twice as fast … */
+      speed?: number;
+      /** Only the file's packets this capture filter (pcap-filter syntax) matches, as `tcpdump -r FILE EXPR` keeps. */
+      filter?: string;
+    };
 
 export interface TapOptions {
   source: TapSource;
@@ -71,6 +78,8 @@ const IN_FLIGHT_BYTES = 32 << 20;
  * dissection threads → entry store, live stream and the hub API.
  */
 export async function startTap(opts: TapOptions): Promise<Tap> {
+  // A bad filter for a file is refused before anything is made (capture.bad_filter); a live one when the capture opens.
+  if (opts.source.kind === 'file' && opts.source.filter !== undefined) compileFilter(opts.source.filter, LinkType.ETHERNET);
   try {
     makeDirs(opts.dataDir, 0o700);
   } catch (e) {
@@ -337,13 +346,30 @@ export function dissectionBudget(memoryBytes: number, workers: number): { heapMb
 
 const BYTES_PER_FLOW = 1400;
 
-/** Reads a capture file through the live path; with a speed, paced by the packets' own timestamps. */
+/**
+ * Reads a capture file through the live path; with a speed, paced by the packets' own
+ * timestamps; with a filter, only the packets it matches (compiled once per link type).
+ */
 async function readFileSource(
-  src: { path: string; speed?: number },
-  onPacket: (p: RawPacket) => void,
+  src: { path: string; speed?: number; filter?: string },
+  deliver: (p: RawPacket) => void,
   stopped: () => boolean,
   drained: () => Promise<void> | undefined,
 ): Promise<void> {
+  let onPacket = deliver;
+  let kept: (p: RawPacket) => boolean = () => true;
+  if (src.filter !== undefined) {
+    const expr = src.filter;
+    const compiled = new Map<number, ReturnType<typeof compileFilter>>();
+    kept = (p) => {
+      let f = compiled.get(p.linkType);
+      if (f === undefined) compiled.set(p.linkType, (f = compileFilter(expr, p.linkType)));
+      return f.matches(p.data, p.origLen);
+    };
+    onPacket = (p) => {
+      if (kept(p)) deliver(p);
+    };
+  }
   const speed = src.speed ?? 0;
   if (speed <= 0) {
     await readCaptureFile(src.path, onPacket, { beforeRead: () => (stopped() ? Promise.reject(new Error('stopped')) : drained()) }).catch((e) => {
@@ -366,10 +392,10 @@ async function readFileSource(
       const due = startedMs + (at - firstPacketMs) / speed;
       const wait = due - Date.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      onPacket(p);
+      deliver(p);
     }
     queue = [];
   };
-  await readCaptureFile(src.path, (p) => queue.push({ ...p, data: Buffer.from(p.data) }), { chunkBytes: 256 * 1024, beforeRead: release });
+  await readCaptureFile(src.path, (p) => kept(p) && queue.push({ ...p, data: Buffer.from(p.data) }), { chunkBytes: 256 * 1024, beforeRead: release });
   await release();
 }
