@@ -129,3 +129,24 @@ test('a reader that goes away (| head) ends the command quietly', () => {
   assert.equal(r.stdout.toString().trim(), '0', r.stderr.toString());
   assert.doesNotMatch(r.stderr.toString(), /EPIPE|Error/);
 });
+
+test('--filter reads only the packets a capture filter matches, on one thread or several; a bad one is exit 2', () => {
+  const all = entries(tapline(['read', NGINX, '--workers', '0']).stdout);
+  const port = all[0].src.port as number;
+  const want = all.filter((e) => e.src.port === port || e.dst.port === port).map(keyOf).sort();
+  assert.ok(want.length > 0 && want.length < all.length, `${want.length} of ${all.length}`);
+  // Oracle for the packets: tshark's own dissection, by a display filter that picks the same ones.
+  const tshark = spawnSync('tshark', ['-r', NGINX, '-Y', `tcp.port == ${port}`, '-T', 'fields', '-e', 'frame.number'], { encoding: 'utf8' });
+  assert.equal(tshark.status, 0, tshark.stderr);
+  const packets = tshark.stdout.trim().split('\n').length;
+  for (const w of ['0', '2']) {
+    const r = tapline(['read', NGINX, '--filter', `tcp port ${port}`, '--workers', w, '--summary-json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(entries(r.stdout).map(keyOf).sort(), want, `workers ${w}`);
+    assert.equal(JSON.parse(r.stderr).packets, packets, `workers ${w}`);
+  }
+  const bad = tapline(['read', NGINX, '--filter', 'tcp port']);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stdout, '');
+  assert.match(bad.stderr, /^tapline read: bad capture filter 'tcp port': .* \[capture\.bad_filter\]\n$/);
+});

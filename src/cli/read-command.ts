@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { readCaptureFile, CaptureFileError, captureFileProblem, fileErrorText } from '../capture/index.js';
+import { readCaptureFile, CaptureFileError, captureFileProblem, fileErrorText, type PacketSink } from '../capture/index.js';
+import { packetFilter, type PacketFilter } from '../capture/live/index.js';
 import { createParallelPipeline, createPipeline, LimitError, namedLimits, parseLimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { registry } from '../protocols/index.js';
 import { compile, KflError, formatKflError } from '../kfl/index.js';
@@ -23,6 +24,8 @@ Options:
                          terminal)
   --kfl QUERY            print only the entries that match the KFL query
                          (e.g. 'http and response.status >= 500'); see "tapline kfl fields"
+  --filter EXPR          read only the packets this capture filter matches (pcap-filter
+                         syntax, as tcpdump -r FILE EXPR), e.g. 'host 10.0.0.7 and port 80'
   --node NAME            node name used in entry ids (default: this host's name)
   --max-body BYTES       body text kept per message; longer bodies are cut and marked
                          (default 65536)
@@ -64,6 +67,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
       options: {
         format: { type: 'string' },
         kfl: { type: 'string' },
+        filter: { type: 'string' },
         node: { type: 'string' },
         'max-body': { type: 'string' },
         'pair-timeout': { type: 'string' },
@@ -118,6 +122,17 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     for (const w of query.warnings) err.write(`tapline read: --kfl warning: ${w.message}\n`);
   }
 
+  let keep: PacketFilter | undefined;
+  if (values.filter !== undefined) {
+    try {
+      keep = packetFilter(values.filter);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'capture.bad_filter') throw e;
+      err.write(`tapline read: ${(e as Error).message} [capture.bad_filter]\n`);
+      return 2;
+    }
+  }
+
   // A file that cannot be opened is said before anything is printed (no summary of nothing).
   const problem = captureFileProblem(file);
   if (problem !== undefined) {
@@ -159,7 +174,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     const printer = createEntryPrinter(spec);
     const pipeline = createPipeline({ ...flowSettings, decodeLimits: overrides.decodeLimits, onEntry: printer.onEntry });
     try {
-      await readCaptureFile(file, pipeline.push, { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
+      await readCaptureFile(file, filtered(pipeline.push, keep), { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
     } catch (e) {
       if (e !== STOP) failure = e as Error;
     }
@@ -174,7 +189,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
       sinkData: spec,
     });
     try {
-      await readCaptureFile(file, pipeline.push, {
+      await readCaptureFile(file, filtered(pipeline.push, keep), {
         onProgress: progress,
         beforeRead: () => (stopEarly() ? Promise.reject(STOP) : pipeline.drained()),
       });
@@ -210,6 +225,11 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     throw failure;
   }
   return 0;
+}
+
+/** `sink` for the packets `keep` takes (all of them without a filter). */
+function filtered(sink: PacketSink, keep: PacketFilter | undefined): PacketSink {
+  return keep === undefined ? sink : (p) => void (keep(p.data, p.linkType, p.origLen) && sink(p));
 }
 
 function positiveInt(text: string | undefined, fallback: number, flag: string, err: NodeJS.WriteStream): number | undefined {

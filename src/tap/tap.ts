@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { LinkType, type RawPacket } from '../capture/types.js';
+import type { RawPacket } from '../capture/types.js';
 import { fileErrorText, readCaptureFile } from '../capture/index.js';
-import { openLiveCapture, compileFilter, type LiveCapture } from '../capture/live/index.js';
+import { openLiveCapture, packetFilter, type LiveCapture, type PacketFilter } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
@@ -79,7 +79,7 @@ const IN_FLIGHT_BYTES = 32 << 20;
  */
 export async function startTap(opts: TapOptions): Promise<Tap> {
   // A bad filter for a file is refused before anything is made (capture.bad_filter); a live one when the capture opens.
-  if (opts.source.kind === 'file' && opts.source.filter !== undefined) compileFilter(opts.source.filter, LinkType.ETHERNET);
+  const fileFilter = opts.source.kind === 'file' && opts.source.filter !== undefined ? packetFilter(opts.source.filter) : undefined;
   try {
     makeDirs(opts.dataDir, 0o700);
   } catch (e) {
@@ -238,24 +238,15 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
 
   const pcap: HubPcapSource = {
     async exportPcap(req, out) {
-      let filter: ((packet: Buffer, linkType: number) => boolean) | undefined;
+      let filter: PacketFilter | undefined;
       if (req.filter !== undefined && req.filter !== '') {
-        const compiled = new Map<number, ReturnType<typeof compileFilter>>();
-        const expr = req.filter;
-        let first;
         try {
-          first = compileFilter(expr, 1); // checks the expression before a byte is written
+          filter = packetFilter(req.filter); // checks the expression before a byte is written
         } catch (e) {
           // The hub's contract (HubPcapSource) names a bad filter 'pcap.bad_filter': a 400, not a 500.
           if ((e as { code?: string }).code === 'capture.bad_filter') throw Object.assign(new Error((e as Error).message), { code: 'pcap.bad_filter' });
           throw e;
         }
-        compiled.set(1, first);
-        filter = (packet, linkType) => {
-          let f = compiled.get(linkType);
-          if (f === undefined) compiled.set(linkType, (f = compileFilter(expr, linkType)));
-          return f.matches(packet);
-        };
       }
       let flows;
       if (req.kfl !== undefined && req.kfl !== '') {
@@ -308,7 +299,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   }
   // A file is read only once the API answers, so a client sees its entries arrive.
   if (opts.source.kind === 'file') {
-    sourceDone = readFileSource(opts.source, onPacket, () => stopping, pipeline.drained).then(
+    sourceDone = readFileSource(opts.source, fileFilter, onPacket, () => stopping, pipeline.drained).then(
       () => opts.onSourceEnd?.(undefined),
       (err) => opts.onSourceEnd?.(undefined, err as Error),
     );
@@ -348,28 +339,17 @@ const BYTES_PER_FLOW = 1400;
 
 /**
  * Reads a capture file through the live path; with a speed, paced by the packets' own
- * timestamps; with a filter, only the packets it matches (compiled once per link type).
+ * timestamps; with a filter, only the packets it matches.
  */
 async function readFileSource(
-  src: { path: string; speed?: number; filter?: string },
+  src: { path: string; speed?: number },
+  filter: PacketFilter | undefined,
   deliver: (p: RawPacket) => void,
   stopped: () => boolean,
   drained: () => Promise<void> | undefined,
 ): Promise<void> {
-  let onPacket = deliver;
-  let kept: (p: RawPacket) => boolean = () => true;
-  if (src.filter !== undefined) {
-    const expr = src.filter;
-    const compiled = new Map<number, ReturnType<typeof compileFilter>>();
-    kept = (p) => {
-      let f = compiled.get(p.linkType);
-      if (f === undefined) compiled.set(p.linkType, (f = compileFilter(expr, p.linkType)));
-      return f.matches(p.data, p.origLen);
-    };
-    onPacket = (p) => {
-      if (kept(p)) deliver(p);
-    };
-  }
+  const kept = (p: RawPacket): boolean => filter === undefined || filter(p.data, p.linkType, p.origLen);
+  const onPacket = filter === undefined ? deliver : (p: RawPacket) => void (kept(p) && deliver(p));
   const speed = src.speed ?? 0;
   if (speed <= 0) {
     await readCaptureFile(src.path, onPacket, { beforeRead: () => (stopped() ? Promise.reject(new Error('stopped')) : drained()) }).catch((e) => {

@@ -35,3 +35,29 @@ export function compileFilter(expr: string, linkType: number, snaplen = 262144):
     matches: (packet, origLen) => native.matches(packet, origLen),
   };
 }
+
+/** Packets of any link type tested against one filter expression. */
+export type PacketFilter = (packet: Uint8Array, linkType: number, origLen?: number) => boolean;
+
+/**
+ * `expr` as a test of packets of any link type, compiled once for each link type as its
+ * first packet comes. The expression is checked at once against Ethernet, so a bad one
+ * throws here (`capture.bad_filter`), before anything is read. A link type the
+ * expression cannot apply to (`ether host …` on raw IP) matches nothing: tcpdump would
+ * refuse to read such an interface with it.
+ */
+export function packetFilter(expr: string): PacketFilter {
+  const compiled = new Map<number, CompiledCaptureFilter | null>([[1, compileFilter(expr, 1)]]);
+  return (packet, linkType, origLen) => {
+    let f = compiled.get(linkType);
+    if (f === undefined) {
+      try {
+        f = compileFilter(expr, linkType);
+      } catch {
+        f = null;
+      }
+      compiled.set(linkType, f);
+    }
+    return f !== null && f.matches(packet, origLen);
+  };
+}
