@@ -129,8 +129,9 @@ function splits(entry: Entry): boolean {
  * or with a body still compressed (deferGzipBodies), whose bytes JSON cannot keep.
  * Measured (README.md "Schema and indexes"): with no body JSON writes in 5.5 µs and reads
  * in 4.4 µs against V8's 7.0 and 8.3; with 1 KiB of body text V8 was ahead (4.0 / 7.0 µs
- * against 11.9 / 8.0), and the split form is cheaper than V8's. Both read back as the same
- * plain data: an entry holds nothing JSON would change.
+ * against 11.9 / 8.0). The split form, which replaced V8's, costs the same as a buffer of
+ * its own and less in encodeRows, which writes it straight into the packed rows. Every
+ * form reads back as the same plain data: an entry holds nothing JSON would change.
  */
 export function storedForm(entry: Entry): string | Buffer {
   return (splits(entry) ? splitBytes(entry) : undefined) ?? JSON.stringify(entry);

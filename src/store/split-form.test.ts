@@ -106,6 +106,8 @@ describe('the split stored form', () => {
     expectError(badSlot, /unknown slot 9/);
     const noCount = good.subarray(0, skeletonEnd);
     expectError(noCount, /no value count/);
+    const notObject = Buffer.from([SPLIT_TAG, 4, 0, 0, 0, ...Buffer.from('null'), 0]);
+    expectError(notObject, /the skeleton is not an object/);
     // A slot whose body record the skeleton lacks.
     const wrongSide = Buffer.from(good);
     wrongSide[skeletonEnd + 1] = 1; // request.postData.text; this entry has no postData

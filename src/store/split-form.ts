@@ -154,7 +154,8 @@ export function readSplit(b: Buffer): Entry {
     return [o + 4, end];
   };
   let [start, o] = span(1);
-  const entry = JSON.parse(b.toString('utf8', start, o)) as Rec;
+  const entry = record(JSON.parse(b.toString('utf8', start, o)));
+  if (entry === undefined) throw new SplitFormError('the skeleton is not an object');
   if (o >= b.length) throw new SplitFormError('no value count');
   const count = b[o++]!;
   for (let i = 0; i < count; i++) {
