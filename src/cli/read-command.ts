@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { readCaptureFile, CaptureFileError, captureFileProblem, fileErrorText, type PacketSink } from '../capture/index.js';
-import { packetFilter, type PacketFilter } from '../capture/live/index.js';
+import { readCaptureFile, CaptureFileError, captureFileProblem, fileErrorText } from '../capture/index.js';
+import { keepPackets, packetFilter, type PacketFilter } from '../capture/live/index.js';
 import { createParallelPipeline, createPipeline, LimitError, namedLimits, parseLimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { registry } from '../protocols/index.js';
 import { compile, KflError, formatKflError } from '../kfl/index.js';
@@ -174,7 +174,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     const printer = createEntryPrinter(spec);
     const pipeline = createPipeline({ ...flowSettings, decodeLimits: overrides.decodeLimits, onEntry: printer.onEntry });
     try {
-      await readCaptureFile(file, filtered(pipeline.push, keep), { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
+      await readCaptureFile(file, keepPackets(pipeline.push, keep), { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
     } catch (e) {
       if (e !== STOP) failure = e as Error;
     }
@@ -189,7 +189,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
       sinkData: spec,
     });
     try {
-      await readCaptureFile(file, filtered(pipeline.push, keep), {
+      await readCaptureFile(file, keepPackets(pipeline.push, keep), {
         onProgress: progress,
         beforeRead: () => (stopEarly() ? Promise.reject(STOP) : pipeline.drained()),
       });
@@ -225,11 +225,6 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     throw failure;
   }
   return 0;
-}
-
-/** `sink` for the packets `keep` takes (all of them without a filter). */
-function filtered(sink: PacketSink, keep: PacketFilter | undefined): PacketSink {
-  return keep === undefined ? sink : (p) => void (keep(p.data, p.linkType, p.origLen) && sink(p));
 }
 
 function positiveInt(text: string | undefined, fallback: number, flag: string, err: NodeJS.WriteStream): number | undefined {

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { RawPacket } from '../capture/types.js';
 import { fileErrorText, readCaptureFile } from '../capture/index.js';
-import { openLiveCapture, packetFilter, type LiveCapture, type PacketFilter } from '../capture/live/index.js';
+import { keepPackets, openLiveCapture, packetFilter, type LiveCapture, type PacketFilter } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
@@ -348,8 +348,7 @@ async function readFileSource(
   stopped: () => boolean,
   drained: () => Promise<void> | undefined,
 ): Promise<void> {
-  const kept = (p: RawPacket): boolean => filter === undefined || filter(p.data, p.linkType, p.origLen);
-  const onPacket = filter === undefined ? deliver : (p: RawPacket) => void (kept(p) && deliver(p));
+  const onPacket = keepPackets(deliver, filter);
   const speed = src.speed ?? 0;
   if (speed <= 0) {
     await readCaptureFile(src.path, onPacket, { beforeRead: () => (stopped() ? Promise.reject(new Error('stopped')) : drained()) }).catch((e) => {
@@ -376,6 +375,6 @@ async function readFileSource(
     }
     queue = [];
   };
-  await readCaptureFile(src.path, (p) => kept(p) && queue.push({ ...p, data: Buffer.from(p.data) }), { chunkBytes: 256 * 1024, beforeRead: release });
+  await readCaptureFile(src.path, keepPackets((p) => void queue.push({ ...p, data: Buffer.from(p.data) }), filter), { chunkBytes: 256 * 1024, beforeRead: release });
   await release();
 }

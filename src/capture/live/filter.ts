@@ -5,6 +5,7 @@
  */
 import { loadBinding } from './addon.js';
 import { fromNative } from './errors.js';
+import type { PacketSink } from '../types.js';
 
 export interface CompiledCaptureFilter {
   readonly expression: string;
@@ -60,4 +61,9 @@ export function packetFilter(expr: string): PacketFilter {
     }
     return f !== null && f.matches(packet, origLen);
   };
+}
+
+/** `sink` for the packets `keep` matches; `sink` itself without a filter. */
+export function keepPackets(sink: PacketSink, keep: PacketFilter | undefined): PacketSink {
+  return keep === undefined ? sink : (p) => void (keep(p.data, p.linkType, p.origLen) && sink(p));
 }
