@@ -650,6 +650,55 @@ describe('tapline tap on a live link (network namespaces)', { skip: liveSkip }, 
     assert.equal(s.store.entries, 12);
     assert.equal(s.entries, 0, 'the new process made no entries of its own');
   });
+
+  test('with no packet after them, an unanswered DNS query and HTTP request become pair-not-found entries after the pair time-out', T, async () => {
+    // A server that accepts and never answers; curl waits on it with the connection open,
+    // and nothing else crosses the link. Before the tap had a clock, the query waited for
+    // its flow's 30 s idle close and the request for the connection's end, each only once
+    // a later packet came.
+    const SILENT_PORT = 8099;
+    const silent = net.spawn('server', process.execPath, ['-e', `require('node:net').createServer(() => {}).listen(${SILENT_PORT}, '${serverIp}')`]);
+    let curl: ChildProcess | undefined;
+    try {
+      await until('the silent server to listen', async () => {
+        if (silent.exitCode !== null) throw new Error(`the silent server exited (${silent.exitCode})`);
+        return (await net.exec('server', 'ss', ['-H', '-ltn', `sport = :${SILENT_PORT}`], { check: false })).stdout.trim() !== '';
+      });
+      curl = net.spawn('client', 'curl', ['-s', '-m', '60', `http://${serverIp}:${SILENT_PORT}/wait`]);
+      // Nothing listens on this UDP port: the answer is an ICMP error, not DNS.
+      await net.exec('client', 'dig', ['@' + serverIp, '-p', '5399', '+tries=1', '+time=1', 'quiet.test', 'A'], { check: false });
+      const given = await until(
+        'two pair-not-found entries',
+        async () => {
+          const e = (await allEntries(tap!)).filter((x) => x.error?.type === 'pair-not-found');
+          return e.length >= 2 ? e : undefined;
+        },
+        45_000,
+      );
+      assert.deepEqual(
+        given.map((e) => [e.protocol.name, e.protocol.name === 'dns' ? (e.request as { questions: { name: string }[] }).questions[0]!.name : (e.request as { path: string }).path, e.error]).sort(),
+        [
+          ['dns', 'quiet.test', { type: 'pair-not-found', msg: 'no response within 10s' }],
+          ['http', '/wait', { type: 'pair-not-found', msg: 'no response within 10s' }],
+        ],
+      );
+      // The messages say the time-out gave them: a flow's end says "before the flow ended" /
+      // "before the connection closed".
+      assert.equal(curl.exitCode, null, 'the connection is still open');
+      // This tap was restarted on the stored entries (the test before): its new entries are
+      // stored beside them under ids of their own. Its streams once began at 1 again, so
+      // their ids repeated stored ones and the store dropped them as duplicates.
+      const oldStreams = beforeKill.map((e) => Number(e.stream));
+      assert.equal(beforeKill.length, 12);
+      for (const e of given) assert.ok(Number(e.stream) > Math.max(...oldStreams), `stream ${e.stream} after the stored ones`);
+      const s = await stats(tap!);
+      assert.equal(s.store.entries, 14);
+      assert.equal((await allEntries(tap!)).length, 14);
+    } finally {
+      curl?.kill('SIGKILL');
+      silent.kill('SIGKILL');
+    }
+  });
 });
 
 describe('retention: the oldest go first', { skip: fileTools }, () => {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { readCaptureFile } from '../capture/index.js';
 import { LinkType, type RawPacket } from '../capture/types.js';
 import { ethernetFrame, ethernetIpUdp, fragmentIpv4, rawPacket, vxlanPayload } from '../decode/test-packets.js';
+import { query, response } from '../protocols/dns/testing.js';
 import type { Entry } from '../entries/index.js';
 import { repoRoot } from '../../test/support/paths.js';
 import { siblingModule } from '../common/worker.js';
@@ -138,6 +139,79 @@ describe('record batches', () => {
       assert.equal(summary.packets, dns.length, `${workers} workers`);
       assert.equal(summary.issues['capture.batch_cut'], 2, `${workers} workers`);
       assert.deepEqual(out.map(keyOf).sort(), want, `${workers} workers`);
+    }
+  });
+});
+
+describe('time passes without packets (advance): the live tap\'s clock', () => {
+  const T = 1_700_000_000;
+  const dns = (port: number, payload: Buffer, fromServer = false) =>
+    rawPacket(
+      ethernetIpUdp(fromServer ? { src: '10.0.0.53', dst: '10.0.0.1', sport: 53, dport: port, payload } : { src: '10.0.0.1', dst: '10.0.0.53', sport: port, dport: 53, payload }),
+      LinkType.ETHERNET,
+      { tsSec: T },
+    );
+  const nameOf = (e: Entry) => (e.request as { questions: { name: string }[] }).questions[0]!.name;
+
+  test('an unanswered DNS query is its pair-not-found entry once the clock passes the pair time-out, with no later packet (serial, 1 and 2 threads)', async () => {
+    for (const workers of [0, 1, 2]) {
+      const how = workers === 0 ? 'serial' : `${workers} threads`;
+      const out: Entry[] = [];
+      const lost = dns(40001, query(1, 'lost.test', 1));
+      const late = { ...dns(40002, query(2, 'late.test', 1)), tsSec: T + 4 };
+      let push: (p: RawPacket) => void;
+      let flush = () => {};
+      let advance: (sec: number) => void;
+      let finish: () => Promise<unknown>;
+      if (workers === 0) {
+        const p = createPipeline({ nodeName: 't', onEntry: (e) => out.push(e) });
+        ({ push } = p);
+        advance = (sec) => p.advance(sec, 0);
+        finish = async () => p.finish();
+      } else {
+        const p = createParallelPipeline({ workers, workerUrl: siblingModule(import.meta.url, 'test-worker'), settings: { nodeName: 't' }, sinkData: null, onSinkMessage: (m) => out.push(...(m as Entry[])) });
+        push = (packet) => p.push(packet);
+        flush = () => p.flushPartial();
+        advance = (sec) => p.advance(sec, 0);
+        finish = () => p.finish();
+      }
+      // Every thread has done what it was given before once an answered query sent after it
+      // (on a flow of each thread, at an old time that starts no sweep of its own) is an entry.
+      let syncs = 0;
+      const settled = async () => {
+        const names: string[] = [];
+        for (let port = 41000; port < 41008; port++) {
+          const name = `sync${++syncs}.test`;
+          names.push(name);
+          push(dns(port + syncs * 10, query(syncs, name, 1)));
+          push(dns(port + syncs * 10, response(syncs, name, 1), true));
+        }
+        flush();
+        for (let i = 0; i < 500 && !names.every((n) => out.some((e) => nameOf(e) === n)); i++) await new Promise((r) => setTimeout(r, 10));
+        assert.ok(names.every((n) => out.some((e) => nameOf(e) === n)), `${how}: the threads answer`);
+      };
+      const given = () => out.map(nameOf).filter((n) => !n.startsWith('sync'));
+      let finished = false;
+      try {
+        push(lost);
+        push(late);
+        advance(T + 10);
+        await settled();
+        assert.deepEqual(given(), [], `${how}: 10 s is not more than the time-out`);
+        advance(T + 11);
+        await settled();
+        assert.deepEqual(given(), ['lost.test'], how);
+        assert.deepEqual(out.find((e) => nameOf(e) === 'lost.test')!.error, { type: 'pair-not-found', msg: 'no response within 10s' }, how);
+        advance(T + 9); // never back
+        advance(T + 15);
+        await settled();
+        assert.deepEqual(given(), ['lost.test', 'late.test'], how);
+        finished = true;
+        await finish();
+        assert.deepEqual(given(), ['lost.test', 'late.test'], `${how}: nothing twice at the end`);
+      } finally {
+        if (!finished) await finish(); // the threads would keep the test process alive
+      }
     }
   });
 });

@@ -31,6 +31,8 @@ export interface ParallelOptions {
   settings: FlowPipelineSettings;
   /** Passed to the worker's sink factory (plain data; SharedArrayBuffers are shared). */
   sinkData: unknown;
+  /** Stream number of the first flow (default 1): thread i numbers its flows first + i, then on by N. */
+  firstStreamId?: number;
   decodeLimits?: Partial<DecodeLimits>;
   /** Bytes per batch (default 256 KiB) and batches in flight per worker before `drained()` waits (default 8). */
   batchBytes?: number;
@@ -67,6 +69,12 @@ export interface ParallelPipeline {
   pushRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): boolean;
   /** Sends every partly filled batch now (a live source calls it on a timer, so quiet traffic is not held back). */
   flushPartial(): void;
+  /**
+   * Time passes without packets (FlowTable.advance): each thread's flow table moves on to
+   * this time after the packets already handed to it. A thread that is behind skips it:
+   * its packets move its time.
+   */
+  advance(tsSec: number, tsNsec: number): void;
   /** Packets dropped because dissection could not keep up (only with dropWhenBehind). */
   readonly droppedByTapline: number;
   /** A promise when the workers are behind (the reader should wait), else undefined. */
@@ -79,10 +87,13 @@ export interface ParallelPipeline {
 type ToWorker =
   | { batch: ArrayBuffer; length: number }
   | { records: ArrayBuffer; length: number; linkType: number; nanos: boolean; interfaceId: number; units: number }
+  | { clock: [sec: number, nsec: number] }
   | { finish: true };
 
 /** What a worker thread gets as workerData. */
 interface WorkerSetup {
+  /** 1 … N: names the thread. */
+  thread: number;
   settings: FlowPipelineSettings;
   decodeLimits?: Partial<DecodeLimits>;
   sinkData: unknown;
@@ -125,7 +136,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   const lanes: Lane[] = [];
   for (let i = 0; i < n; i++) {
     const worker = startWorker(opts.workerUrl, {
-      workerData: { settings: { ...opts.settings, streamIdStart: i + 1, streamIdStep: n }, decodeLimits: opts.decodeLimits, sinkData: opts.sinkData } satisfies WorkerSetup,
+      workerData: { thread: i + 1, settings: { ...opts.settings, streamIdStart: (opts.firstStreamId ?? 1) + i, streamIdStep: n }, decodeLimits: opts.decodeLimits, sinkData: opts.sinkData } satisfies WorkerSetup,
       resourceLimits: opts.workerResourceLimits,
     });
     const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
@@ -263,6 +274,13 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     flushPartial() {
       for (const lane of lanes) if (lane.writer.bytes > 0 && !(dropWhenBehind && lane.inFlight >= maxInFlight)) send(lane);
     },
+    advance(sec, nsec) {
+      for (const lane of lanes) {
+        if (lane.inFlight >= maxInFlight) continue;
+        if (lane.writer.bytes > 0) send(lane);
+        lane.worker.postMessage({ clock: [sec, nsec] } satisfies ToWorker);
+      }
+    },
     get droppedByTapline() {
       return dropped;
     },
@@ -315,8 +333,8 @@ export interface SinkOutput {
 export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): void {
   const port = parentPort;
   if (port === null) throw new Error('serveFlowWorker must run in a worker thread');
-  const { settings, decodeLimits, sinkData } = workerData as WorkerSetup;
-  nameThread(`tl-dissect-${settings.streamIdStart ?? 1}`);
+  const { thread, settings, decodeLimits, sinkData } = workerData as WorkerSetup;
+  nameThread(`tl-dissect-${thread}`);
   const sink = createSink(sinkData);
   const flows = createFlowPipeline({ ...settings, onEntry: (e) => sink.onEntry(e) });
   // Raw frames are decoded here; their issues count with this thread's others.
@@ -340,6 +358,10 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
         else readRecords(m.records, m.length, m.linkType, m.nanos, m.interfaceId, decodeAndAdd);
         const out = flush();
         port.postMessage({ ack: 'units' in m ? m.units : 1, sink: out?.message } satisfies FromWorker, out?.transfer);
+      } else if ('clock' in m) {
+        flows.advance(m.clock[0], m.clock[1]);
+        const out = flush();
+        port.postMessage({ ack: 0, sink: out?.message } satisfies FromWorker, out?.transfer);
       } else {
         const done = flows.finish();
         const out = flush();

@@ -44,6 +44,8 @@ export interface FlowPipeline {
   add(packet: DecodedPacket): void;
   /** Connections and UDP flows open now. */
   activeFlows(): number;
+  /** Time passes without packets (FlowTable.advance): a live source's clock. */
+  advance(tsSec: number, tsNsec: number): void;
   /** End of input: close every flow and emit what is pending. */
   finish(): Omit<PipelineSummary, 'packets' | 'bytes'>;
   readonly issues: IssueCounter;
@@ -52,6 +54,8 @@ export interface FlowPipeline {
 export interface Pipeline {
   /** One captured packet, in capture order. */
   push(packet: RawPacket): void;
+  /** Time passes without packets (FlowTable.advance): a live source's clock. */
+  advance(tsSec: number, tsNsec: number): void;
   /** End of input: close every flow, emit what is pending, and tell what was seen. */
   finish(): PipelineSummary;
   readonly issues: IssueCounter;
@@ -62,15 +66,17 @@ export function createFlowPipeline(opts: FlowPipelineSettings & { onEntry(entry:
   const issues = opts.issues ?? new IssueCounter();
   const build = createEntryBuilder({ nodeName: opts.nodeName ?? 'local' });
   const onEntry = opts.onEntry;
+  const settings = { ...defaultParserSettings, ...opts.settings };
   let entries = 0;
   const flows = createFlowTable({
+    idleNoticeSec: settings.pairTimeoutSec > 0 ? settings.pairTimeoutSec : undefined,
     limits: opts.reassemblyLimits,
     issues,
     firstStreamId: opts.streamIdStart,
     streamIdStep: opts.streamIdStep,
     createHandler: createDispatcher({
       registry: opts.registry ?? defaultRegistry,
-      settings: { ...defaultParserSettings, ...opts.settings },
+      settings,
       issues,
       protocolLimits: opts.protocolLimits,
       detection: opts.detection,
@@ -84,6 +90,7 @@ export function createFlowPipeline(opts: FlowPipelineSettings & { onEntry(entry:
     issues,
     add: (p) => flows.add(p),
     activeFlows: () => flows.stats.active,
+    advance: (sec, nsec) => flows.advance(sec, nsec),
     finish() {
       flows.flush();
       const s = flows.stats;
@@ -107,6 +114,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       const decoded = decoder.decode(packet);
       if (decoded !== null) flows.add(decoded);
     },
+    advance: (sec, nsec) => flows.advance(sec, nsec),
     finish() {
       return { packets, bytes, ...flows.finish() };
     },

@@ -102,6 +102,15 @@ class ProtocolDispatch implements FlowHandler {
     this.pending.length = 0;
   }
 
+  onIdle(sec: number, nsec: number): void {
+    if (this.state !== PARSING || this.parser!.onIdle === undefined) return;
+    try {
+      this.parser!.onIdle(sec, nsec);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
   private probe(dir: Direction, data: Buffer, sec: number, nsec: number): void {
     const udp = this.conn.transport === 'udp';
     const prior = udp ? null : this.probeBuf[dir];

@@ -82,6 +82,11 @@ export interface ProtocolParser {
   onGap(dir: Direction, length: number, tsSec: number, tsNsec: number): void;
   /** The flow ended: emit what is pending (unanswered requests become `pair-not-found`). */
   onClose(tsSec: number, tsNsec: number): void;
+  /**
+   * Time went on with no data of this flow (FlowHandler.onIdle): requests that waited
+   * longer than pairTimeoutSec for their answer become `pair-not-found` entries now.
+   */
+  onIdle?(tsSec: number, tsNsec: number): void;
 }
 
 export interface ProtocolDefinition {

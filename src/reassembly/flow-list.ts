@@ -3,6 +3,11 @@
  * Packet time only moves forward inside the table (it keeps the latest time seen), so
  * moving a flow to the tail on each packet keeps the list sorted: idle expiry walks from
  * the head and stops at the first live flow, and LRU eviction takes the head.
+ *
+ * `mark` is the last item of a prefix a walker has already visited (the idle notices of
+ * the flow table): items leave that prefix when they are moved or removed, and new ones
+ * join at the tail, so the walker goes on from `mark.next` and never visits one twice for
+ * the same idle spell.
  */
 export interface Linked<T> {
   prev: T | null;
@@ -15,6 +20,7 @@ export class FlowList<T extends Linked<T>> {
   head: T | null = null;
   tail: T | null = null;
   size = 0;
+  mark: T | null = null;
 
   push(item: T): void {
     item.list = this;
@@ -28,6 +34,7 @@ export class FlowList<T extends Linked<T>> {
 
   remove(item: T): void {
     if (item.list !== this) return;
+    if (this.mark === item) this.mark = item.prev;
     if (item.prev) item.prev.next = item.next;
     else this.head = item.next;
     if (item.next) item.next.prev = item.prev;

@@ -80,6 +80,49 @@ describe('flow table', () => {
     );
   });
 
+  test('idle notices: once per idle spell past idleNoticeSec, at the sweep, in order of idleness; advance() moves time without packets', () => {
+    const r = recordingTable({ udpIdleTimeoutSec: 30, tcpIdleTimeoutSec: 120 }, undefined, 10);
+    const p = emptyPacket();
+    const at = (port: number, t: number, udp = true) =>
+      r.table.add(toPacket(seg('c', 1, 'PA', 'x', { t, udp }), 0, { ...defaultEndpoints, clientPort: port, serverPort: 53 }, p));
+    const since = (from: number) => r.events.slice(from).filter((e) => !e.endsWith(' x'));
+    at(40001, 1000); // flow 1
+    at(40002, 1001); // flow 2
+    at(40003, 1005, false); // flow 3, TCP
+    let n = r.events.length;
+    at(40004, 1010.5); // a new second of packet time, so a sweep: flow 1 is idle 10.5 s, flow 2 only 9.5 s
+    assert.deepEqual(since(n), ['1 idle 1010.5', '4 open c=40004 s=53 port']);
+    n = r.events.length;
+    at(40004, 1010.9); // the same second: no sweep
+    at(40004, 1011.2); // flow 2 idle 10.2 s; flow 1 is not told again
+    assert.deepEqual(since(n), ['2 idle 1011.2']);
+    n = r.events.length;
+    at(40001, 1013); // flow 1 is active again: a new spell
+    r.table.advance(1016, 0); // no packet: flow 3 (TCP) idle 11 s
+    assert.deepEqual(since(n), ['3 idle 1016']);
+    n = r.events.length;
+    r.table.advance(1015, 0); // time never runs back
+    r.table.advance(1023, 500_000_000); // flow 4 idle 12.3 s, flow 1 idle 10.5 s
+    assert.deepEqual(since(n), ['4 idle 1023.5', '1 idle 1023.5']);
+    n = r.events.length;
+    r.table.advance(1031, 500_000_000); // flow 2 idle 30.5 s: closed; nobody is told twice
+    assert.deepEqual(since(n), ['2 close timeout']);
+    n = r.events.length;
+    at(40002, 1032); // the same 5-tuple starts a new flow
+    r.table.advance(1043, 0); // flow 4 idle 31.8 s: closed; flow 5 idle 11 s
+    assert.deepEqual(since(n), ['5 open c=40002 s=53 port', '4 close timeout', '5 idle 1043']);
+    assert.equal(r.table.stats.active, 3);
+  });
+
+  test('without idleNoticeSec no flow is told', () => {
+    const r = recordingTable();
+    const p = emptyPacket();
+    r.table.add(toPacket(seg('c', 1, 'PA', 'x', { t: 1000, udp: true }), 0, defaultEndpoints, p));
+    r.table.advance(1020, 0);
+    r.table.advance(1040, 0);
+    assert.deepEqual(r.events, ['1 open c=40000 s=80 port', '1 c x', '1 close timeout']);
+  });
+
   test('packets other than TCP and UDP are ignored', () => {
     const r = recordingTable();
     const p = toPacket(seg('c', 1, 'PA', 'x'), 0, defaultEndpoints, emptyPacket());

@@ -26,6 +26,13 @@ export interface FlowTableOptions {
    * first ids 1..N and step N, so their ids never clash.
    */
   streamIdStep?: number;
+  /**
+   * A flow with no packet for longer than this (seconds of table time) gets one
+   * `onIdle` call per idle spell, at the once-a-second sweep: its parser gives up
+   * the requests that waited past their pair time-out without waiting for more packets
+   * of that flow (the pipeline passes `pairTimeoutSec`). Absent: no calls.
+   */
+  idleNoticeSec?: number;
 }
 
 export interface FlowTable {
@@ -33,6 +40,12 @@ export interface FlowTable {
   add(p: DecodedPacket): void;
   /** Closes every flow with `end`: holes become gaps, held data is delivered. The table stays usable. */
   flush(): void;
+  /**
+   * Time passes without packets (a live source's clock): table time moves on to
+   * `tsSec`/`tsNsec` (never back), idle flows are closed and noticed as if a packet of
+   * that time had come.
+   */
+  advance(tsSec: number, tsNsec: number): void;
   readonly stats: FlowTableStats;
   readonly issues: IssueCounter;
 }
@@ -67,6 +80,7 @@ export function createFlowTable(opts: FlowTableOptions): FlowTable {
   const createHandler = opts.createHandler;
   let nextStreamId = opts.firstStreamId ?? 1;
   const streamIdStep = opts.streamIdStep ?? 1;
+  const idleNoticeSec = opts.idleNoticeSec;
 
   const keys = [new FlowKeyMap<Flow>(), new FlowKeyMap<Flow>()];
   // Open flows by last activity, one list per transport because their idle timeouts differ;
@@ -87,12 +101,7 @@ export function createFlowTable(opts: FlowTableOptions): FlowTable {
     if (proto < 0 || p.ipVersion === 0) return;
     stats.packets++;
 
-    const t = p.tsSec + p.tsNsec * 1e-9;
-    if (t > now) {
-      now = t;
-      nowSec = p.tsSec;
-      nowNsec = p.tsNsec;
-    }
+    moveClock(p.tsSec, p.tsNsec);
     // Idle flows are looked for once per second of packet time, from the idle end of the lists.
     if (nowSec > expiredAtSec) {
       expiredAtSec = nowSec;
@@ -233,6 +242,21 @@ export function createFlowTable(opts: FlowTableOptions): FlowTable {
     return flow;
   }
 
+  function moveClock(sec: number, nsec: number): void {
+    const t = sec + nsec * 1e-9;
+    if (t > now) {
+      now = t;
+      nowSec = sec;
+      nowNsec = nsec;
+    }
+  }
+
+  function advance(sec: number, nsec: number): void {
+    moveClock(sec, nsec);
+    expiredAtSec = nowSec;
+    expire();
+  }
+
   function touch(flow: Flow): void {
     flow.last = now;
     flow.list!.moveToTail(flow);
@@ -276,6 +300,20 @@ export function createFlowTable(opts: FlowTableOptions): FlowTable {
     while ((f = tcpFlows.head) && now - f.last > limits.tcpIdleTimeoutSec) close(f, 'timeout', nowSec, nowNsec);
     while ((f = udpFlows.head) && now - f.last > limits.udpIdleTimeoutSec) close(f, 'timeout', nowSec, nowNsec);
     while ((f = lingering.head) && now - f.last > limits.closeLingerSec) forget(f);
+    if (idleNoticeSec !== undefined) {
+      noticeIdle(tcpFlows, idleNoticeSec);
+      noticeIdle(udpFlows, idleNoticeSec);
+    }
+  }
+
+  /** Tells each flow idle for longer than `after` once, going on from where the last sweep stopped. */
+  function noticeIdle(list: FlowList<Flow>, after: number): void {
+    let f = list.mark === null ? list.head : list.mark.next;
+    while (f !== null && now - f.last > after) {
+      list.mark = f;
+      f.handler.onIdle?.(nowSec, nowNsec);
+      f = f.next;
+    }
   }
 
   function flush(): void {
@@ -294,5 +332,5 @@ export function createFlowTable(opts: FlowTableOptions): FlowTable {
     while (lingering.head) forget(lingering.head);
   }
 
-  return { add, flush, stats, issues };
+  return { add, flush, advance, stats, issues };
 }

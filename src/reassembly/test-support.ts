@@ -78,12 +78,14 @@ export function toPacket(s: Seg, index: number, ep: Endpoints, p: DecodedPacket)
 }
 
 /**
- * Events as text: `1 open c=40000 s=80 syn`, `1 c abc` (data), `1 s gap 3`, `1 close fin`.
+ * Events as text: `1 open c=40000 s=80 syn`, `1 c abc` (data), `1 s gap 3`, `1 close fin`,
+ * `1 idle 1011` (onIdle at table time 1011 s, with `idleNoticeSec`).
  * The leading number is the stream id without its zero padding.
  */
 export function recordingTable(
   limits: Partial<ReassemblyLimits> = {},
   firstStreamId?: number,
+  idleNoticeSec?: number,
 ): { table: FlowTable; events: string[]; conns: ConnectionInfo[]; chunks: Buffer[]; issues: IssueCounter } {
   const events: string[] = [];
   const conns: ConnectionInfo[] = [];
@@ -93,6 +95,7 @@ export function recordingTable(
     limits,
     issues,
     firstStreamId,
+    idleNoticeSec,
     createHandler(conn: ConnectionInfo): FlowHandler {
       conns.push(conn);
       const n = Number(conn.id);
@@ -107,6 +110,9 @@ export function recordingTable(
         },
         onClose(reason) {
           events.push(`${n} close ${reason}`);
+        },
+        onIdle(sec, nsec) {
+          events.push(`${n} idle ${sec + nsec / 1e9}`);
         },
       };
     },

@@ -38,6 +38,11 @@ export interface FlowHandler {
   /** `length` bytes of direction `dir` are missing (lost, over a limit, or before the capture began). */
   onGap(dir: Direction, length: number, tsSec: number, tsNsec: number): void;
   onClose(reason: CloseReason, tsSec: number, tsNsec: number): void;
+  /**
+   * No packet of the flow for longer than the table's `idleNoticeSec`, at table time
+   * `tsSec`/`tsNsec`: what waits for an answer may be overdue. Once per idle spell.
+   */
+  onIdle?(tsSec: number, tsNsec: number): void;
 }
 
 /** Named limits of the flow table and TCP reassembly; each is counted as an issue when hit. */

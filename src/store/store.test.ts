@@ -311,6 +311,19 @@ describe('entry store across inserts, restarts and duplicates', () => {
       });
     }));
 
+  test('maxStream: 0 when empty, then the highest stream number stored, after a reopen too', () =>
+    inTempDir(async (dir) => {
+      const bases = await fixtureEntries();
+      const before = openEntryStore({ dir });
+      assert.equal(before.maxStream(), 0);
+      const streams = [7, 123_456_789_012, 42, 99];
+      for (const [i, n] of streams.entries()) before.add({ ...syntheticEntry(bases, i, 0), stream: String(n).padStart(12, '0') });
+      await before.flush();
+      assert.equal(before.maxStream(), 123_456_789_012);
+      await before.close();
+      await withStoreIn(dir, {}, async (store) => assert.equal(store.maxStream(), 123_456_789_012));
+    }));
+
   test('past maxPendingEntries add() drops and counts', () =>
     withStore({ maxPendingEntries: 100, batchSize: 1000, flushIntervalMs: 60_000 }, async (store) => {
       const bases = await fixtureEntries();

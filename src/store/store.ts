@@ -120,6 +120,12 @@ export interface EntryStore {
   /** How many entries match (runs the match function on every candidate). */
   count(opts?: IterateOptions): number;
   get(id: string): Entry | undefined;
+  /**
+   * The highest stream number among the stored entries (0 when there are none). A tap
+   * that starts again on the same store numbers its streams after it: entry ids are
+   * `<node>/<stream>-<index>`, and a repeated id would be dropped as a duplicate.
+   */
+  maxStream(): number;
   stats(): StoreStats;
   /** Resolves when everything added so far is committed. */
   flush(): Promise<void>;
@@ -505,6 +511,8 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
 
   const getStmt = db.prepare('SELECT entry FROM entries WHERE id = ?');
   const countsStmt = db.prepare('SELECT proto, n FROM proto_counts ORDER BY proto');
+  // Streams are 12 digits wide, so the text order of the index is their number order.
+  const maxStreamStmt = db.prepare('SELECT max(stream) AS s FROM entries');
   const oldestStmt = db.prepare('SELECT min(ts) AS t FROM entries');
   const newestStmt = db.prepare('SELECT max(ts) AS t FROM entries');
 
@@ -546,6 +554,11 @@ export function openEntryStore(opts: EntryStoreOptions): EntryStore {
     get(id) {
       const row = getStmt.get(id) as { entry: string | Buffer } | undefined;
       return reading(() => (row ? stored(row.entry) : undefined));
+    },
+    maxStream() {
+      const s = (maxStreamStmt.get() as { s: string | null }).s;
+      const n = s === null ? 0 : Number(s);
+      return Number.isSafeInteger(n) && n > 0 ? n : 0;
     },
     stats() {
       const byProtocol: Record<string, number> = {};

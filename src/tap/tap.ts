@@ -132,6 +132,9 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     workers: opts.workers,
     workerUrl: siblingModule(import.meta.url, 'tap-worker'),
     settings,
+    // Numbered after what the store holds, so that entries made after a restart do not
+    // repeat the ids of stored ones (the store keeps the first of an id and drops the rest).
+    firstStreamId: store.maxStream() + 1,
     sinkData: null,
     decodeLimits: opts.limits.decodeLimits,
     dropWhenBehind: isLive,
@@ -160,7 +163,13 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     },
   });
 
+  // A file's packet time, for the flow tables' clock (below): the latest packet read, and
+  // the file time that wall time maps to once packets are paced or the file has ended.
+  let lastFileMs = -Infinity;
+  let fileClock: FileClock | undefined;
   const onPacket = (p: RawPacket) => {
+    const ms = p.tsSec * 1000 + p.tsNsec / 1e6;
+    if (ms > lastFileMs) lastFileMs = ms;
     counters.packets++;
     counters.bytes += p.capLen;
     ring.write(p);
@@ -178,6 +187,17 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     pipeline.flushPartial();
     ring.flush();
   }, 50);
+  // Time goes on when no packet comes: once a second the flow tables are told the time, so a
+  // request or DNS query with no answer becomes its pair-not-found entry after the pair
+  // time-out even on a quiet link, and idle flows close. Live, it is the wall clock, late
+  // by CLOCK_LAG_MS so that packets still in the kernel's buffer are not overtaken; a
+  // file's time goes on at the replay speed, and after its end at 1×.
+  const clockTimer = setInterval(() => {
+    const ms = isLive ? Date.now() - CLOCK_LAG_MS : fileClock === undefined ? undefined : fileClock.fileMs + (Date.now() - fileClock.wallMs) * fileClock.rate;
+    if (ms === undefined || !Number.isFinite(ms) || ms < 0) return;
+    const sec = Math.floor(ms / 1000);
+    pipeline.advance(sec, Math.round((ms - sec * 1000) * 1e6));
+  }, 1000);
 
   const openLive = (src: Extract<TapSource, { kind: 'live' }>): LiveCapture => {
     const interfaceIds = new Map<string, number>();
@@ -276,6 +296,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     await capture?.stop();
     await sourceDone;
     clearInterval(flushTimer);
+    clearInterval(clockTimer);
     await pipeline.finish().catch(() => undefined);
     await app?.close();
     try {
@@ -299,8 +320,11 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   }
   // A file is read only once the API answers, so a client sees its entries arrive.
   if (opts.source.kind === 'file') {
-    sourceDone = readFileSource(opts.source, fileFilter, onPacket, () => stopping, pipeline.drained).then(
-      () => opts.onSourceEnd?.(undefined),
+    sourceDone = readFileSource(opts.source, fileFilter, onPacket, () => stopping, pipeline.drained, (c) => (fileClock = c)).then(
+      () => {
+        fileClock ??= { fileMs: lastFileMs, wallMs: Date.now(), rate: 1 };
+        opts.onSourceEnd?.(undefined);
+      },
       (err) => opts.onSourceEnd?.(undefined, err as Error),
     );
   }
@@ -337,9 +361,20 @@ export function dissectionBudget(memoryBytes: number, workers: number): { heapMb
 
 const BYTES_PER_FLOW = 1400;
 
+/** Wall time to file time: at wall time `wallMs` the file's time is `fileMs`, and it goes on `rate` times as fast. */
+interface FileClock {
+  fileMs: number;
+  wallMs: number;
+  rate: number;
+}
+
+/** How far behind the wall clock a live tap's flow tables are told the time. */
+const CLOCK_LAG_MS = 2000;
+
 /**
  * Reads a capture file through the live path; with a speed, paced by the packets' own
- * timestamps; with a filter, only the packets it matches.
+ * timestamps (`onPaced` gets the file clock that pacing follows); with a filter, only the
+ * packets it matches.
  */
 async function readFileSource(
   src: { path: string; speed?: number },
@@ -347,6 +382,7 @@ async function readFileSource(
   deliver: (p: RawPacket) => void,
   stopped: () => boolean,
   drained: () => Promise<void> | undefined,
+  onPaced: (clock: FileClock) => void,
 ): Promise<void> {
   const onPacket = keepPackets(deliver, filter);
   const speed = src.speed ?? 0;
@@ -367,6 +403,7 @@ async function readFileSource(
       if (firstPacketMs === undefined) {
         firstPacketMs = at;
         startedMs = Date.now();
+        onPaced({ fileMs: firstPacketMs, wallMs: startedMs, rate: speed });
       }
       const due = startedMs + (at - firstPacketMs) / speed;
       const wait = due - Date.now();

@@ -132,6 +132,18 @@ describe('dns parser: pairing over UDP', () => {
     assert.equal(h.items[0].response!.code, 'NOERROR');
   });
 
+  test('time passing with no datagram (onIdle) gives up overdue queries, and only those', () => {
+    const h = harness('udp');
+    h.parser.onData(0, query(1, 'lost.test', A), T0, 0);
+    h.parser.onData(0, query(2, 'later.test', A), T0 + 3, 0);
+    h.parser.onIdle!(T0 + 10, 0);
+    assert.equal(h.items.length, 0);
+    h.parser.onIdle!(T0 + 12, 0);
+    assert.deepEqual(h.items.map((i) => [i.request!.id, i.error]), [[1, { type: 'pair-not-found', msg: 'no response within 10s' }]]);
+    h.parser.onIdle!(T0 + 14, 0);
+    assert.deepEqual(h.items.map((i) => i.request!.id), [1, 2]);
+  });
+
   test('a retransmitted query is counted and the first one times the entry', () => {
     const h = harness('udp');
     h.parser.onData(0, query(4, 'slow.test', A), T0, 0);

@@ -113,6 +113,10 @@ class DnsParser implements ProtocolParser {
     drop(this.sides[1]);
   }
 
+  onIdle(sec: number, nsec: number): void {
+    if (!this.dead) this.expire(sec, nsec);
+  }
+
   /** RFC 1035 4.2.2: "The message is prefixed with a two byte length field". */
   private onStream(dir: Direction, data: Buffer, sec: number, nsec: number): void {
     const side = this.sides[dir];

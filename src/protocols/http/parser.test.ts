@@ -525,6 +525,44 @@ describe('http parser: gaps, lone halves, not HTTP', () => {
   });
 });
 
+describe('http parser: time-outs with no more data (onIdle)', () => {
+  test('requests unanswered past pairTimeoutSec are given up when time passes, all at once, in order', () => {
+    const r = drive(
+      [
+        chunk(0, 'GET /a HTTP/1.1\r\n\r\n', T0, 0),
+        chunk(0, 'GET /b HTTP/1.1\r\n\r\n', T0 + 1, 0),
+        chunk(0, 'GET /c HTTP/1.1\r\n\r\n', T0 + 5, 0),
+        { dir: 0, idle: true, sec: T0 + 10, nsec: 0 }, // /a waited exactly 10 s: not more
+      ],
+      { settings: { pairTimeoutSec: 10 }, close: false },
+    );
+    assert.equal(r.items.length, 0);
+    r.parser.onIdle(T0 + 11, 500_000_000);
+    assert.deepEqual(
+      r.items.map((i) => [(i.request as { url: string }).url, i.error?.msg]),
+      [
+        ['/a', 'no response within 10s'],
+        ['/b', 'no response within 10s'],
+      ],
+    );
+    r.parser.onIdle(T0 + 15, 1_000_000);
+    assert.deepEqual(r.items.map((i) => (i.request as { url: string }).url), ['/a', '/b', '/c']);
+  });
+
+  test('an answered exchange and a request still in time are left alone', () => {
+    const r = drive(
+      [
+        chunk(0, 'GET /ok HTTP/1.1\r\n\r\n', T0, 0),
+        chunk(1, 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', T0, 5),
+        chunk(0, 'GET /wait HTTP/1.1\r\n\r\n', T0 + 3, 0),
+        { dir: 0, idle: true, sec: T0 + 12, nsec: 0 },
+      ],
+      { settings: { pairTimeoutSec: 10 }, close: false },
+    );
+    assert.deepEqual(r.items.map((i) => [(i.request as { url: string }).url, i.error]), [['/ok', undefined]]);
+  });
+});
+
 describe('http parser: heads and limits', () => {
   test('repeated fields join with ", ", obs-fold is unfolded, space before colon is marked', () => {
     const r = drive([

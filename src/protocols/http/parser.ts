@@ -186,6 +186,10 @@ export class HttpParser implements ProtocolParser {
     this.consume(dir, data, 0, sec, nsec);
   }
 
+  onIdle(sec: number, nsec: number): void {
+    if (!this.dead && this.timeoutSec > 0 && this.pending.length > 0) this.expireOld(sec, nsec);
+  }
+
   onGap(dir: Direction, length: number, sec: number, nsec: number): void {
     if (this.dead || length <= 0) return;
     const side = this.sides[dir];
@@ -1053,10 +1057,9 @@ export class HttpParser implements ProtocolParser {
     const t = sec + nsec / 1e9;
     for (const ex of this.pending) {
       if (ex.respStarted || ex.expired !== '' || !ex.reqDone) continue;
-      if (t - (ex.endSec + ex.endNsec / 1e9) > this.timeoutSec) {
-        ex.expired = `no response within ${this.timeoutSec}s`;
-      }
-      break; // only the oldest unanswered one can be overdue first
+      // Requests end in order: the first one still in time ends the sweep.
+      if (t - (ex.endSec + ex.endNsec / 1e9) <= this.timeoutSec) break;
+      ex.expired = `no response within ${this.timeoutSec}s`;
     }
     this.tryEmit();
   }

@@ -9,6 +9,8 @@ export interface Step extends Partial<SampleChunk> {
   dir: 0 | 1;
   /** A gap of this many bytes instead of data. */
   gap?: number;
+  /** Time passes with no data instead (onIdle, at `sec`/`nsec`). */
+  idle?: boolean;
 }
 
 export interface Result {
@@ -44,7 +46,8 @@ export function drive(
     if (stopped) break;
     sec = s.sec ?? sec;
     nsec = s.nsec ?? nsec;
-    if (s.gap !== undefined) parser.onGap(s.dir, s.gap, sec, nsec);
+    if (s.idle === true) parser.onIdle(sec, nsec);
+    else if (s.gap !== undefined) parser.onGap(s.dir, s.gap, sec, nsec);
     else parser.onData(s.dir, s.data!, sec, nsec);
   }
   if (!stopped && opts.close !== false) parser.onClose(sec, nsec);
