@@ -1024,7 +1024,7 @@ describe('the tapline tap command', { skip: fileTools }, () => {
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`stopped; ${want} packets, ${wantEntries} entries, `));
     const bad = await tapline(['tap', '--read', NGINX_FIXTURE, '--filter', 'tcp port', '--once', '--data', join(dir, 'bad-filter'), '--listen', '127.0.0.1:0', '--quiet']);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, 'bad usage, as in `tapline read --filter`');
     assert.match(bad.stderr, /bad capture filter 'tcp port': .*\[capture\.bad_filter\]/);
     assert.equal(existsSync(join(dir, 'bad-filter')), false, 'refused before the data folder was made');
     const live = await tapline(['tap', '--read', NGINX_FIXTURE, '--interface', 'lo', '--snaplen', '96', '--once', '--data', join(dir, 'live-flags'), '--quiet']);

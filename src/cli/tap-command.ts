@@ -193,7 +193,8 @@ export async function runTapCommand(argv: string[], out: NodeJS.WriteStream, err
   } catch (e) {
     const code = (e as { code?: string }).code;
     err.write(`tapline tap: ${(e as Error).message}${code ? ` [${code}]` : ''}\n`);
-    return 1;
+    // A filter libpcap cannot compile is bad usage, as in `tapline read --filter`.
+    return code === 'capture.bad_filter' ? 2 : 1;
   }
   const what = source.kind === 'file' ? `reading ${source.path}${source.filter ? ` (filter: ${source.filter})` : ''}` : `capturing on ${source.interfaces === 'any' ? 'all interfaces' : source.interfaces.join(', ')}${source.netns ? ` in network namespace ${source.netns}` : ''}${source.filter ? ` (filter: ${source.filter})` : ''}`;
   err.write(
