@@ -8,5 +8,5 @@ export {
   type PcapRecordParserOptions,
   type TsResolution,
 } from './capture-parser.js';
-export { readCaptureFile, readCaptureStream, captureFileProblem, fileErrorText, DEFAULT_CHUNK_BYTES, type ReadCaptureOptions } from './read-file.js';
+export { readCaptureFile, readCaptureStream, captureFileProblem, DEFAULT_CHUNK_BYTES, type ReadCaptureOptions } from './read-file.js';
 export { DEFAULT_LIMITS, type CaptureLimits, type ReaderOptions } from './record-reader.js';

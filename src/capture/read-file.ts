@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { createCaptureParser, type CaptureParserOptions } from './capture-parser.js';
 import { CaptureFileError, type CaptureSummary, type PacketSink } from './types.js';
+import { fileErrorText } from '../common/file-errors.js';
 
 export interface ReadCaptureOptions extends CaptureParserOptions {
   /** Called after every chunk read from the file (compressed bytes for a gzip file). */
@@ -48,28 +49,6 @@ export async function readCaptureFile(path: string, onPacket: PacketSink, opts: 
   } finally {
     await fh.close();
   }
-}
-
-/** What an errno of opening or reading a file means, in the words a command prints. */
-const FILE_ERRORS: Record<string, string> = {
-  ENOENT: 'no such file',
-  EISDIR: 'a directory',
-  EACCES: 'permission denied',
-  EPERM: 'permission denied',
-  ENOTDIR: 'a part of the path is not a directory',
-  ELOOP: 'too many symbolic links in the path',
-  ENAMETOOLONG: 'the path is too long',
-  EIO: 'an I/O error on the device',
-};
-
-/**
- * What went wrong, in words, when `e` is the file system's error (an errno code) from
- * opening or reading a capture file; undefined for any other error.
- */
-export function fileErrorText(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return undefined;
-  return FILE_ERRORS[code] ?? `${(e as Error).message}`;
 }
 
 /**

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { formatKflError, type KflError } from '../kfl/index.js';
-import { fileErrorText } from '../capture/index.js';
+import { fileErrorText } from '../common/file-errors.js';
 import { DEFAULT_HUB, defaultDataDir, joinDashValues, parseTime, UsageError } from './args.js';
 
 export const queryHelp = `Usage: tapline query [--hub URL] [--token TOKEN] [--kfl QUERY] [options]

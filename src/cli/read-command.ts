@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { readCaptureFile, CaptureFileError, captureFileProblem, fileErrorText } from '../capture/index.js';
+import { readCaptureFile, CaptureFileError, captureFileProblem } from '../capture/index.js';
+import { fileErrorText } from '../common/file-errors.js';
 import { keepPackets, packetFilter, type PacketFilter } from '../capture/live/index.js';
 import { createParallelPipeline, createPipeline, LimitError, namedLimits, parseLimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { registry } from '../protocols/index.js';

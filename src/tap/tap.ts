@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { RawPacket } from '../capture/types.js';
-import { fileErrorText, readCaptureFile } from '../capture/index.js';
+import { readCaptureFile } from '../capture/index.js';
+import { fileErrorText } from '../common/file-errors.js';
 import { keepPackets, openLiveCapture, packetFilter, type LiveCapture, type PacketFilter } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
