@@ -34,6 +34,54 @@ describe('http body collector', () => {
     });
   }
 
+  test('decoders are reused from body to body: after stops at the cap, errors, gaps and disposal, interleaved, each body decodes as zlib alone would', () => {
+    const small = Buffer.from('{"ok":true,"items":[1,2,3]}');
+    const kinds: [number, (b: Buffer) => Buffer][] = [
+      [CODING_GZIP, zlib.gzipSync],
+      [CODING_DEFLATE, zlib.deflateSync],
+      [CODING_DEFLATE, zlib.deflateRawSync],
+      [CODING_BR, zlib.brotliCompressSync],
+    ];
+    const whole = (coding: number, wire: Buffer, cap = 1 << 20) => {
+      const c = new BodyCollector(cap, coding, 0, limits);
+      feed(c, wire, 500);
+      return c.finish(true);
+    };
+    for (let round = 0; round < 3; round++) {
+      for (const [coding, compress] of kinds) {
+        // Stopped at a small cap, then a whole one.
+        const cut = whole(coding, compress(text), 50);
+        assert.deepEqual([cut.kept.toString(), cut.truncated], [text.subarray(0, 50).toString(), true]);
+        const full = whole(coding, compress(small));
+        assert.deepEqual([full.kept.toString(), full.size, full.issues], [small.toString(), small.length, null]);
+        // A corrupt body (its engine is not kept), then a good one.
+        const bad = compress(text);
+        bad.fill(0xff, 10, Math.min(bad.length - 4, 40));
+        assert.deepEqual(whole(coding, bad).issues, ['http.bad_content_encoding']);
+        assert.equal(whole(coding, compress(small)).kept.toString(), small.toString());
+        // A gap, a disposed body, then two bodies of the same kind at once.
+        const gapped = new BodyCollector(1 << 20, coding, 0, limits);
+        gapped.write(compress(text), 0, 30);
+        gapped.gap();
+        assert.deepEqual(gapped.finish(false).issues, ['tcp.gap']);
+        const dropped = new BodyCollector(1 << 20, coding, 0, limits);
+        dropped.write(compress(text), 0, 40);
+        dropped.dispose();
+        const a = new BodyCollector(1 << 20, coding, 0, limits);
+        const b = new BodyCollector(1 << 20, coding, 0, limits);
+        const wa = compress(text);
+        const wb = compress(small);
+        for (let i = 0; i < wa.length; i += 97) {
+          a.write(wa, i, Math.min(wa.length, i + 97));
+          if (i < wb.length) b.write(wb, i, Math.min(wb.length, i + 97));
+        }
+        assert.equal(b.finish(true).kept.toString(), small.toString());
+        const ra = a.finish(true);
+        assert.deepEqual([ra.size, ra.kept.equals(text), ra.issues], [text.length, true, null]);
+      }
+    }
+  });
+
   test('gzip ISIZE read across 1-byte writes is the size (RFC 1952 2.3.1)', () => {
     const wire = zlib.gzipSync(text);
     const c = new BodyCollector(10, CODING_GZIP, 0, limits);

@@ -20,6 +20,28 @@ interface ZlibInternals {
   _handle: ZlibHandle | null;
   _writeState: Uint32Array;
   close(): void;
+  reset(): void;
+}
+
+const ignoreError = (): void => {};
+
+const GUNZIP = 0;
+const BROTLI = 1;
+const INFLATE = 2;
+const INFLATE_RAW = 3;
+
+/**
+ * Decoders that finished a body without an error, reset and kept for the next body of the
+ * same kind (per thread). Making one is a zlib stream object with its Writable state and a
+ * native handle, then a close: most of the cost of a small gzip body.
+ */
+const idleEngines: ZlibInternals[][] = [[], [], [], []];
+const IDLE_ENGINES_PER_KIND = 8;
+
+function newEngine(kind: number): ZlibInternals {
+  const stream =
+    kind === GUNZIP ? zlib.createGunzip(TINY) : kind === BROTLI ? zlib.createBrotliDecompress(TINY) : kind === INFLATE ? zlib.createInflate(TINY) : zlib.createInflateRaw(TINY);
+  return stream as unknown as ZlibInternals;
 }
 
 const OUT = Buffer.allocUnsafe(64 * 1024);
@@ -150,6 +172,7 @@ export class BodyCollector {
   private decoded = 0;
   private readonly kept: BytePrefix;
   private engine: ZlibInternals | null = null;
+  private engineKind = GUNZIP;
   private failed = false;
   /** gzip cut at the cap: the rest is not decoded and the size comes from ISIZE. */
   private stopped = false;
@@ -217,15 +240,12 @@ export class BodyCollector {
   }
 
   private open(firstByte: number): ZlibInternals {
-    let stream: zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress;
-    if (this.coding === CODING_GZIP) stream = zlib.createGunzip(TINY);
-    else if (this.coding === CODING_BR) stream = zlib.createBrotliDecompress(TINY);
     // RFC 9110 8.4.1.2: "deflate ... a "zlib" data format [RFC1950] containing a "deflate"
     // compressed data stream"; some servers send the raw stream, told apart by the zlib
     // header (CM = 8 in the low nibble of the first byte).
-    else if ((firstByte & 0x0f) === 8) stream = zlib.createInflate(TINY);
-    else stream = zlib.createInflateRaw(TINY);
-    const engine = stream as unknown as ZlibInternals;
+    const kind = this.coding === CODING_GZIP ? GUNZIP : this.coding === CODING_BR ? BROTLI : (firstByte & 0x0f) === 8 ? INFLATE : INFLATE_RAW;
+    this.engineKind = kind;
+    const engine = idleEngines[kind]!.pop() ?? newEngine(kind);
     engine._handle!.onerror = () => {
       this.failed = true;
     };
@@ -277,11 +297,17 @@ export class BodyCollector {
     }
   }
 
+  /** Gives the decoder back: reset for the next body when it met no error, else closed. */
   private closeEngine(): void {
-    if (this.engine !== null) {
-      this.engine.close();
-      this.engine = null;
-    }
+    const engine = this.engine;
+    if (engine === null) return;
+    this.engine = null;
+    const idle = idleEngines[this.engineKind]!;
+    if (!this.failed && idle.length < IDLE_ENGINES_PER_KIND) {
+      engine._handle!.onerror = ignoreError;
+      engine.reset();
+      idle.push(engine);
+    } else engine.close();
   }
 
   /** Replaying a deferred body: the real tail of the whole body, of which only a prefix was written. */
