@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { nativeAddonPath } from '../common/native.js';
-import { lazyText, pendingBodyTexts, pendingText, type PendingText } from '../protocols/http/lazy-text.js';
+import { stringifyMarked, type PendingText } from '../protocols/http/lazy-text.js';
 
 /**
  * Writes the JSON string body (no quotes) of src's UTF-8 text, or of src in base64, at
@@ -45,28 +45,18 @@ export type JsonParts = (string | PendingText)[];
 const MARK = `\u0000tapline-body-${randomUUID()}-`;
 
 export function entryJsonParts(entry: object, writer: WriteJsonText | null = nativeJsonText): JsonParts {
-  const bodies = writer === null ? [] : pendingBodyTexts(entry as { request?: unknown; response?: unknown });
-  if (bodies.length === 0) return [JSON.stringify(entry)];
-  const texts = bodies.map((rec) => pendingText(rec) as PendingText);
-  let json: string;
-  try {
-    bodies.forEach((rec, i) => Object.defineProperty(rec, 'text', { value: MARK + i, enumerable: true, configurable: true, writable: true }));
-    json = JSON.stringify(entry);
-  } finally {
-    bodies.forEach((rec, i) => lazyText(rec, texts[i].bytes, texts[i].base64));
-  }
-  // Each mark, quotes included, appears once; the body goes between the quotes.
-  const found = bodies.map((_, i) => {
-    const quoted = JSON.stringify(MARK + i);
-    return { at: json.indexOf(quoted), length: quoted.length, text: texts[i] };
-  });
-  if (found.some((f) => f.at === -1)) return [JSON.stringify(entry)]; // not reached by JSON.stringify (a toJSON on the way)
-  found.sort((a, b) => a.at - b.at);
+  if (writer === null) return [JSON.stringify(entry)];
+  const { json, texts } = stringifyMarked(entry, MARK);
+  if (texts.length === 0) return [json];
+  // Each mark, quotes included, appears once and in order; the body goes between the quotes.
   const parts: JsonParts = [];
   let from = 0;
-  for (const { at, length, text } of found) {
-    parts.push(json.slice(from, at + 1), text);
-    from = at + length - 1;
+  for (let i = 0; i < texts.length; i++) {
+    const quoted = JSON.stringify(MARK + i);
+    const at = json.indexOf(quoted, from);
+    if (at === -1) return [JSON.stringify(entry)]; // not reached as a string (a toJSON on the way changed it)
+    parts.push(json.slice(from, at + 1), texts[i]!);
+    from = at + quoted.length - 1;
   }
   parts.push(json.slice(from));
   return parts;

@@ -5,10 +5,12 @@
  * A body's `text` is a property like any other to every reader (a KFL filter, redaction,
  * the table format), but the parser only keeps the UTF-8 bytes: the string is made the
  * first time `text` is read. A writer that can put the bytes straight into its output
- * (the JSON printer, through the json_text addon) asks for them with pendingBodyTexts
- * and never makes the string: on the benchmark capture, bodies are 129 M of the 160 M
- * characters `read` prints, and making, escaping and encoding those strings was a
- * quarter of its time. The tap does not use it: it serializes every entry for its
+ * (the JSON printer, through the json_text addon) serializes the entry with
+ * stringifyMarked, where the getter gives a mark in place of the text, and never makes
+ * the string: on the benchmark capture, bodies are 129 M of the 160 M characters `read`
+ * prints, and making, escaping and encoding those strings was a quarter of its time.
+ * (Marks from the getter replaced marks put in with defineProperty and taken out again
+ * for every entry: `read` of the benchmark capture 0.70–0.76 → 0.67–0.70 s.) The tap does not use it: it serializes every entry for its
  * store, which reads every text anyway, and the accessor then only costs time.
  */
 
@@ -23,6 +25,27 @@ export interface PendingText {
   base64: boolean;
 }
 
+/** While stringifyMarked runs: the texts its JSON.stringify met, in order. */
+let marked: PendingText[] | null = null;
+let markPrefix = '';
+
+/**
+ * JSON.stringify(value), where each body text still held as bytes is written as
+ * `markPrefix + n` (n: its place in `texts`) and left unread: the getter that JSON.stringify
+ * calls gives the mark instead of making the string. The caller picks a prefix no text
+ * can hold (json-line.ts) and puts the bytes in the marks' places.
+ */
+export function stringifyMarked(value: unknown, prefix: string): { json: string; texts: PendingText[] } {
+  const texts: PendingText[] = [];
+  marked = texts;
+  markPrefix = prefix;
+  try {
+    return { json: JSON.stringify(value), texts };
+  } finally {
+    marked = null;
+  }
+}
+
 /** Gives `rec` a `text` property that is `bytes` as UTF-8 text (or in base64), made on first read. */
 export function lazyText(rec: Record<string, unknown>, bytes: Buffer, base64 = false): void {
   const r = rec as BodyRecord;
@@ -32,6 +55,7 @@ export function lazyText(rec: Record<string, unknown>, bytes: Buffer, base64 = f
     enumerable: true,
     configurable: true,
     get(): string {
+      if (marked !== null) return markPrefix + (marked.push(pending) - 1);
       const text = bytes.toString(base64 ? 'base64' : 'utf8');
       settle(r, text);
       return text;
