@@ -1,6 +1,8 @@
 import { Next, Outcome, type LayerState } from './state.js';
 import { u16be, u32be } from '../common/bytes.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * TCP (RFC 9293 3.1). "Data Offset (DOffset): 4 bits. The number of 32-bit words in the
  * TCP header. This indicates where the data begins." Options are skipped; the NS/AE bit
@@ -22,7 +24,9 @@ export function decodeTcp(s: LayerState): number {
   out.ack = u32be(buf, off + 8);
   out.tcpFlags = buf[off + 13];
   out.window = u16be(buf, off + 14);
-  out.payload = buf.subarray(off + headerLen, s.end);
+  // Most segments of a transfer's other direction are bare ACKs: one shared empty view for
+  // them, not a new Buffer object each.
+  out.payload = off + headerLen >= s.end ? EMPTY : buf.subarray(off + headerLen, s.end);
   out.truncated = s.end < s.wantEnd;
   s.off = off + headerLen;
   s.outcome = Outcome.DECODED;
