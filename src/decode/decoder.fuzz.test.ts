@@ -34,8 +34,9 @@ function decodeChecked(d: Decoder, data: Buffer, linkType: number, capLen?: numb
   assert.ok(out.ipProto === 6 || out.ipProto === 17);
   assert.ok(out.srcIp.length > 0 && out.dstIp.length > 0);
   assert.ok(out.srcPort >= 0 && out.srcPort <= 0xffff && out.dstPort >= 0 && out.dstPort <= 0xffff);
-  if (d.stats.reassembled === reassembled) {
-    // Not rebuilt from fragments: the payload is a view of the captured bytes and lies inside them.
+  if (d.stats.reassembled === reassembled && out.payload.length > 0) {
+    // Not rebuilt from fragments: the payload is a view of the captured bytes and lies inside
+    // them (an empty TCP payload is one shared empty view).
     assert.equal(out.payload.buffer, pkt.data.buffer);
     assert.ok(out.payload.byteOffset >= pkt.data.byteOffset);
     assert.ok(out.payload.byteOffset + out.payload.length <= pkt.data.byteOffset + pkt.data.length);
