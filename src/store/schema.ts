@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import { deserialize } from 'node:v8';
 import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
+import { pendingText } from '../protocols/http/lazy-text.js';
 import { readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
 
 /**
@@ -20,7 +21,7 @@ import { readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitPar
  * (split-form.ts) instead of V8's; V8 rows of older versions are still read, so a store
  * of version 2 or 3 only has its number raised, while an older Tapline refuses this one.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /*
  * Why these indexes (measured, see README.md "Indexes"): every one ends in `ts` so that
@@ -111,8 +112,12 @@ function field(o: unknown, k: string): unknown {
 /** Body text from which an entry is stored in the split form rather than as JSON (see storedForm). */
 export const SPLIT_FROM_BODY_CHARS = 1024;
 
+/** Characters of a body's text, without making it when it is still bytes (lazyText). */
 function textLength(o: unknown, k1: string, k2: string): number {
-  const t = field(field(o, k1), k2);
+  const body = field(o, k1);
+  const pending = pendingText(body);
+  if (pending !== undefined) return pending.base64 ? Math.ceil(pending.bytes.length / 3) * 4 : pending.bytes.length;
+  const t = field(body, k2);
   return typeof t === 'string' ? t.length : 0;
 }
 
@@ -301,7 +306,8 @@ export function prepareNewFile(db: Database.Database): void {
  * Creates the tables on a new file (after prepareNewFile and the connection pragmas), or
  * brings an older store up to this version: from 1, the entry column is renamed (its JSON
  * text rows stay as they are: `entryOf` reads both kinds); from 2, entry_logs is created;
- * from 3, only the number changes (`entryOf` reads V8 rows and split ones alike).
+ * from 3 and 4, only the number changes (`entryOf` reads V8 rows and split ones alike; 5
+ * adds the split form's slots 7 and 8, binary bodies kept raw).
  */
 export function createSchema(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
@@ -314,7 +320,7 @@ export function createSchema(db: Database.Database): void {
       db.exec('ALTER TABLE entries RENAME COLUMN json TO entry');
       db.pragma('user_version = 2');
     })();
-  } else if (hasTable && version !== 2 && version !== 3 && version !== SCHEMA_VERSION) {
+  } else if (hasTable && version !== 2 && version !== 3 && version !== 4 && version !== SCHEMA_VERSION) {
     throw new Error(`entry store schema version ${version} is not one this Tapline knows`);
   }
   db.exec(SCHEMA_SQL);

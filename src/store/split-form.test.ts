@@ -5,6 +5,7 @@ import type { Entry } from '../entries/index.js';
 import { fixtureEntries } from './bench.js';
 import { entryOf, storedForm } from './schema.js';
 import { readSplit, splitBytes, splitParts, SplitFormError, SPLIT_TAG, writeSplit } from './split-form.js';
+import { lazyText, pendingText } from '../protocols/http/lazy-text.js';
 
 /** A deferred gzip body as the HTTP parser records one (deferGzipBodies). */
 function deferredOf(text: string): Record<string, unknown> {
@@ -83,6 +84,32 @@ describe('the split stored form', () => {
     const read = entryOf(storedForm(e));
     assert.equal((read.response as { content: { text: string } }).content.text, broken);
     assert.equal((read.request as { postData: { text: string } }).postData.text, 'x'.repeat(2000));
+  });
+
+  test('body texts still held as bytes (lazyBodyText, the tap) are written as they are and read back as the strings would have been', async () => {
+    const base = await httpBase();
+    const cases: [string, Buffer, boolean][] = [
+      ['UTF-8 text', Buffer.from('{"name":"café","q":"\\"x\\"","n":[1,2,3]}\n'.repeat(40)), false],
+      ['bad UTF-8 (each bad sequence becomes U+FFFD, as toString makes it)', Buffer.from([0x61, 0xc3, 0x28, 0xe2, 0x82, 0x0a, 0xff, 0xf0, 0x9f, 0x98, 0x80, 0x62]), false],
+      ['binary, in base64 only when read', Buffer.from(Array.from({ length: 3001 }, (_, i) => (i * 7919) & 0xff)), true],
+    ];
+    for (const [name, bytes, base64] of cases) {
+      const lazyReq: Record<string, unknown> = { mimeType: base64 ? 'application/octet-stream' : 'text/plain', size: bytes.length };
+      lazyText(lazyReq, bytes, base64);
+      if (base64) lazyReq.encoding = 'base64';
+      const lazyRes: Record<string, unknown> = { mimeType: 'text/plain', size: 2 };
+      lazyText(lazyRes, Buffer.from('ok'));
+      const lazy = withBodies(base, 'lazy', lazyReq, lazyRes);
+      const eager = withBodies(base, 'lazy', { mimeType: lazyReq.mimeType, size: bytes.length, text: bytes.toString(base64 ? 'base64' : 'utf8'), ...(base64 ? { encoding: 'base64' } : {}) }, { mimeType: 'text/plain', size: 2, text: 'ok' });
+      const parts = splitParts(lazy)!;
+      assert.equal(pendingText(lazyReq)?.bytes, bytes, `${name}: writing did not make the text`);
+      assert.ok(parts.values.includes(bytes), `${name}: the bytes themselves are written`);
+      const written = Buffer.alloc(parts.byteLength);
+      assert.equal(writeSplit(parts, written, 0), parts.byteLength, name);
+      assert.deepEqual(readSplit(written), JSON.parse(JSON.stringify(eager)), name);
+      assert.deepEqual(entryOf(written), JSON.parse(JSON.stringify(eager)), name);
+      if (base64) assert.ok(parts.byteLength < splitParts(eager)!.byteLength, `${name}: smaller than its base64`);
+    }
   });
 
   test('an entry without bodies has no split form', async () => {

@@ -13,21 +13,30 @@
  *                      replaced (a text by "", deferred bytes by null)
  *     u8 count         taken-out values, each:
  *       u8 slot        which one (SLOTS below)
- *       u32 n, n bytes a text as UTF-8, or the bytes
+ *       u32 n, n bytes a text as UTF-8, bytes whose text is their base64, or the bytes
+ *
+ * A body whose text is still its bytes (ParserSettings.lazyBodyText, what `tapline tap`
+ * sets) is written as those bytes, never made a string on the dissection thread: UTF-8
+ * text as it came (reading it back decodes it as making the string would have, bad
+ * sequences becoming U+FFFD either way), binary bodies raw in slots 7 and 8, encoded in
+ * base64 only when read. Entries are written far more often than read.
  */
 import type { Entry } from '../entries/index.js';
+import { pendingText } from '../protocols/http/lazy-text.js';
 import { StoreError } from './errors.js';
 
 export const SPLIT_TAG = 0xfd;
 
-/** What is taken out, by slot number − 1: [side, body record, field, in `deferred`]. */
+/** What is taken out, by slot number − 1: [side, body record, field, in `deferred`, how its bytes are read]. */
 const SLOTS = [
-  ['request', 'postData', 'text', false],
-  ['response', 'content', 'text', false],
-  ['request', 'postData', 'bytes', true],
-  ['request', 'postData', 'tail', true],
-  ['response', 'content', 'bytes', true],
-  ['response', 'content', 'tail', true],
+  ['request', 'postData', 'text', false, 'utf8'],
+  ['response', 'content', 'text', false, 'utf8'],
+  ['request', 'postData', 'bytes', true, 'bytes'],
+  ['request', 'postData', 'tail', true, 'bytes'],
+  ['response', 'content', 'bytes', true, 'bytes'],
+  ['response', 'content', 'tail', true, 'bytes'],
+  ['request', 'postData', 'text', false, 'base64'],
+  ['response', 'content', 'text', false, 'base64'],
 ] as const;
 
 const SIDES = [
@@ -70,12 +79,22 @@ export function splitParts(entry: Entry): SplitParts | undefined {
     const body = record(side?.[bodyKey]);
     if (body === undefined) continue;
     let bodyCopy: Rec | undefined;
-    const text = body.text;
-    if (typeof text === 'string' && text.length > 0 && wellFormed(text)) {
-      bodyCopy = { ...body, text: '' };
-      slots.push(s + 1);
-      values.push(text);
-      bytes += 5 + Buffer.byteLength(text, 'utf8');
+    const pending = pendingText(body);
+    if (pending !== undefined) {
+      if (pending.bytes.length > 0) {
+        bodyCopy = withoutText(body);
+        slots.push(pending.base64 ? 7 + s : s + 1);
+        values.push(pending.bytes);
+        bytes += 5 + pending.bytes.length;
+      }
+    } else {
+      const text = body.text;
+      if (typeof text === 'string' && text.length > 0 && wellFormed(text)) {
+        bodyCopy = { ...body, text: '' };
+        slots.push(s + 1);
+        values.push(text);
+        bytes += 5 + Buffer.byteLength(text, 'utf8');
+      }
     }
     const deferred = record(body.deferred);
     if (deferred !== undefined && (deferred.bytes instanceof Uint8Array || deferred.tail instanceof Uint8Array)) {
@@ -100,6 +119,13 @@ export function splitParts(entry: Entry): SplitParts | undefined {
   if (skeleton === undefined) return undefined;
   const json = JSON.stringify(skeleton);
   return { skeleton: json, slots, values, byteLength: 1 + 4 + Buffer.byteLength(json, 'utf8') + 1 + bytes };
+}
+
+/** A copy of a body record whose text is still bytes, with `text` "" in its place (a spread would make the string). */
+function withoutText(body: Rec): Rec {
+  const copy: Rec = {};
+  for (const k of Object.keys(body)) copy[k] = k === 'text' ? '' : body[k];
+  return copy;
 }
 
 /** Writes the parts at `offset` of `b` (which has parts.byteLength bytes free there); returns the bytes written. */
@@ -164,11 +190,11 @@ export function readSplit(b: Buffer): Entry {
     const where = SLOTS[slot - 1];
     if (where === undefined) throw new SplitFormError(`unknown slot ${slot} at byte ${o}`);
     [start, o] = span(o + 1);
-    const [sideKey, bodyKey, key, inDeferred] = where;
+    const [sideKey, bodyKey, key, inDeferred, form] = where;
     const body = record(record(entry[sideKey])?.[bodyKey]);
     const holder = inDeferred ? record(body?.deferred) : body;
     if (holder === undefined) throw new SplitFormError(`slot ${slot}: ${sideKey}.${bodyKey}${inDeferred ? '.deferred' : ''} is not in the skeleton`);
-    holder[key] = inDeferred ? b.subarray(start, o) : b.toString('utf8', start, o);
+    holder[key] = form === 'bytes' ? b.subarray(start, o) : b.toString(form, start, o);
   }
   if (o !== b.length) throw new SplitFormError(`${b.length - o} bytes after the last value`);
   return entry as unknown as Entry;

@@ -572,6 +572,24 @@ describe('entry store across inserts, restarts and duplicates', () => {
     });
   });
 
+  test('a store of schema version 4 (before raw binary bodies) has only its number raised and reads every entry', async () => {
+    const http = (await fixtureEntries()).find((e) => e.protocol.name === 'http')!;
+    const v4 = { ...http, id: 'v4/text', response: { ...http.response, content: { mimeType: 'application/octet-stream', size: 1500, text: 'QUJD'.repeat(500), encoding: 'base64' } } } as Entry;
+    await inTempDir(async (dir) => {
+      const first = openEntryStore({ dir });
+      first.add(v4);
+      await first.close();
+      const db = new Database(join(dir, 'entries.db'));
+      db.pragma('user_version = 4');
+      db.close();
+      await withStoreIn(dir, {}, (store) => assert.deepEqual(store.get('v4/text'), JSON.parse(JSON.stringify(v4))));
+      const check = new Database(join(dir, 'entries.db'), { readonly: true });
+      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.equal(SCHEMA_VERSION, 5);
+      check.close();
+    });
+  });
+
   test('a store of a newer schema version is refused with a clear error', () =>
     inTempDir(async (dir) => {
       await openEntryStore({ dir }).close();

@@ -120,7 +120,8 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     nodeName: opts.nodeName,
     // gzip bodies are decoded when their entries are read, not on the dissection thread,
     // which is what limits the loss-free rate (README.md "Deferred gzip bodies").
-    settings: { deferGzipBodies: true, ...opts.limits.settings },
+    // Body texts stay bytes until read: the store writes them as they are (split-form.ts).
+    settings: { deferGzipBodies: true, lazyBodyText: true, ...opts.limits.settings },
     reassemblyLimits: opts.limits.reassemblyLimits,
     protocolLimits: opts.limits.protocolLimits,
     detection: opts.limits.detection,
