@@ -1,7 +1,7 @@
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
-import type { EntrySink } from '../pipeline/index.js';
-import { FdLineWriter, type SharedOutput } from './fd-writer.js';
+import type { EntrySink, SinkOutput } from '../pipeline/index.js';
+import { FdLineWriter, LineBlocks, outputFull, type LineBlock, type SharedOutput } from './fd-writer.js';
 import { entryJsonParts, nativeJsonText } from './json-line.js';
 import { tableRow } from './table.js';
 
@@ -12,25 +12,44 @@ export interface PrinterSpec {
   /** The output all threads share (a SharedArrayBuffer crosses to workers). */
   output: SharedOutput;
   fd: number;
+  /**
+   * Keep the lines instead of writing them: `flush` hands them over (as the sink's message,
+   * buffers transferred) for OrderedOutput to write in order.
+   */
+  collect?: boolean;
 }
 
-/** Filters entries by KFL, applies its redactions, renders them as lines and writes them. */
-export function createEntryPrinter(spec: PrinterSpec): EntrySink & { readonly writer: FdLineWriter } {
+export interface EntryPrinter extends EntrySink {
+  /** Collecting: the lines made since the last call. */
+  take(): LineBlock[];
+}
+
+/** Filters entries by KFL, applies its redactions, renders them as lines and writes (or collects) them. */
+export function createEntryPrinter(spec: PrinterSpec): EntryPrinter {
   const query = spec.kfl === undefined ? undefined : compile(spec.kfl);
-  const writer = new FdLineWriter(spec.fd, spec.output);
+  const collected = spec.collect === true ? new LineBlocks() : undefined;
+  const writer = collected ?? new FdLineWriter(spec.fd, spec.output);
   const jsonl = spec.format === 'jsonl';
+  const take = (): LineBlock[] => collected?.take() ?? [];
   return {
-    writer,
     onEntry(entry: Entry) {
       if (query !== undefined) {
         if (!query.match(entry)) return;
-        if (writer.full) return;
+        if (outputFull(spec.output)) return;
         if (query.redact.length > 0) entry = query.apply(entry);
       }
       if (!jsonl) writer.line(tableRow(entry));
       else if (nativeJsonText === null) writer.line(JSON.stringify(entry));
       else writer.lineParts(entryJsonParts(entry, nativeJsonText), nativeJsonText);
     },
-    flush: () => writer.flush(),
+    take,
+    flush(): SinkOutput | void {
+      if (collected === undefined) {
+        (writer as FdLineWriter).flush();
+        return;
+      }
+      const blocks = take();
+      return { message: blocks, transfer: blocks.map((b) => b.bytes.buffer as ArrayBuffer) };
+    },
   };
 }

@@ -48,6 +48,17 @@ test('every thread count gives the same entries (a connection never spans two th
   }
 });
 
+test('the output does not depend on which thread was quicker: one worker prints what the reading thread alone does, several the same bytes every run', () => {
+  for (const file of [NGINX, DNS]) {
+    const alone = tapline(['read', file, '--workers', '0']);
+    assert.equal(alone.code, 0, alone.stderr);
+    assert.equal(tapline(['read', file, '--workers', '1']).stdout, alone.stdout);
+    const three = tapline(['read', file, '--workers', '3']).stdout;
+    assert.equal(entries(three).length, entries(alone.stdout).length);
+    for (let run = 0; run < 4; run++) assert.equal(tapline(['read', file, '--workers', '3']).stdout, three, `run ${run}`);
+  }
+});
+
 test('standard input and gzip-compressed files read the same as the plain file', () => {
   const plain = tapline(['read', NGINX, '--workers', '0']).stdout;
   const dir = mkdtempSync(join(tmpdir(), 'tapline-read-'));

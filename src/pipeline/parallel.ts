@@ -44,8 +44,13 @@ export interface ParallelOptions {
   dropWhenBehind?: boolean;
   /** Send raw frames for the workers to decode (see above; the default). False: decode every packet here and send it decoded (kept for tests and the benchmark). */
   rawDispatch?: boolean;
-  /** What a worker's sink returns from `flush` (see EntrySink). */
-  onSinkMessage?(message: unknown, worker: number): void;
+  /**
+   * What a worker's sink returns from `flush` (see EntrySink), and when: after one batch
+   * (batches are answered in the order they left), a clock tick, or the end.
+   */
+  onSinkMessage?(message: unknown, worker: number, after: 'batch' | 'clock' | 'end'): void;
+  /** A batch left for `worker` (its acknowledgement comes back through onSinkMessage, in the order they left). */
+  onBatchSent?(worker: number): void;
   /**
    * Called once, when a dissection thread fails (e.g. out of memory). A reader learns it
    * from drained() or finish(); a live source calls neither while running, and without
@@ -106,6 +111,7 @@ type FromWorker =
   | { error: string };
 
 interface Lane {
+  index: number;
   worker: Worker;
   writer: BatchWriter;
   inFlight: number;
@@ -139,9 +145,9 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
       workerData: { thread: i + 1, settings: { ...opts.settings, streamIdStart: (opts.firstStreamId ?? 1) + i, streamIdStep: n }, decodeLimits: opts.decodeLimits, sinkData: opts.sinkData } satisfies WorkerSetup,
       resourceLimits: opts.workerResourceLimits,
     });
-    const lane: Lane = { worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
+    const lane: Lane = { index: i, worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
     worker.on('message', (m: FromWorker) => {
-      if ('sink' in m && m.sink !== undefined) opts.onSinkMessage?.(m.sink, i);
+      if ('sink' in m && m.sink !== undefined) opts.onSinkMessage?.(m.sink, i, 'ack' in m ? (m.ack > 0 ? 'batch' : 'clock') : 'end');
       if ('ack' in m) lane.inFlight -= m.ack;
       else if ('done' in m) lane.done = m.done;
       else if ('error' in m) fail(new Error(`dissection thread ${i}: ${m.error}`));
@@ -162,6 +168,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
   const send = (lane: Lane) => {
     const { batch, length } = lane.writer.take();
     lane.inFlight++;
+    opts.onBatchSent?.(lane.index);
     lane.worker.postMessage({ batch, length } satisfies ToWorker, [batch]);
   };
   /** Adds the packet to its lane's batch, decoded (`d`) or raw (`d` null); a full batch is sent first, or, when the lane is behind, the packet dropped. */
@@ -231,6 +238,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
         }
         const units = Math.max(1, Math.ceil(o / batchBytes));
         lane.inFlight += units;
+        opts.onBatchSent?.(0);
         const records = ownBuffer(batch, o);
         lane.worker.postMessage({ records, length: o, linkType, nanos, interfaceId, units } satisfies ToWorker, [records]);
         return records === batch.buffer;
