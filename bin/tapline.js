@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The `tapline` command: runs the compiled CLI (npm run build makes dist/).
+// The `tapline` command: runs the compiled, bundled CLI (npm run build makes dist/cli, scripts/bundle.js).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const entry = new URL('../dist/src/cli/main.js', import.meta.url);
+const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('tapline: not built yet; run `npm run build` in ' + fileURLToPath(new URL('..', import.meta.url)) + '\n');
   process.exit(2);

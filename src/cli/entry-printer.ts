@@ -1,5 +1,5 @@
 import type { Entry } from '../entries/index.js';
-import { compile } from '../kfl/index.js';
+import type { CompiledQuery } from '../kfl/index.js';
 import type { EntrySink, SinkOutput } from '../pipeline/index.js';
 import { FdLineWriter, LineBlocks, outputFull, type LineBlock, type SharedOutput } from './fd-writer.js';
 import { entryJsonParts, nativeJsonText } from './json-line.js';
@@ -7,7 +7,7 @@ import { tableRow } from './table.js';
 
 export interface PrinterSpec {
   format: 'jsonl' | 'table';
-  /** A KFL query already checked by the caller. */
+  /** The KFL query (each thread compiles it for itself: compiled queries are functions, which do not cross threads). */
   kfl?: string;
   /** The output all threads share (a SharedArrayBuffer crosses to workers). */
   output: SharedOutput;
@@ -24,9 +24,8 @@ export interface EntryPrinter extends EntrySink {
   take(): LineBlock[];
 }
 
-/** Filters entries by KFL, applies its redactions, renders them as lines and writes (or collects) them. */
-export function createEntryPrinter(spec: PrinterSpec): EntryPrinter {
-  const query = spec.kfl === undefined ? undefined : compile(spec.kfl);
+/** Filters entries by `query` (spec.kfl compiled), applies its redactions, renders them as lines and writes (or collects) them. */
+export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | undefined): EntryPrinter {
   const collected = spec.collect === true ? new LineBlocks() : undefined;
   const writer = collected ?? new FdLineWriter(spec.fd, spec.output);
   const jsonl = spec.format === 'jsonl';

@@ -2,10 +2,10 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readCaptureFile, CaptureFileError, captureFileProblem } from '../capture/index.js';
 import { fileErrorText } from '../common/file-errors.js';
-import { keepPackets, packetFilter, type PacketFilter } from '../capture/live/index.js';
+import type { PacketSink } from '../capture/types.js';
 import { createParallelPipeline, createPipeline, LimitError, namedLimits, parseLimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { registry } from '../protocols/index.js';
-import { compile, KflError, formatKflError } from '../kfl/index.js';
+import type { CompiledQuery } from '../kfl/index.js';
 import { createEntryPrinter } from './entry-printer.js';
 import { formatBytes, formatCount } from './output.js';
 import { createSharedOutput, FdLineWriter, outputClosed, type LineBlock } from './fd-writer.js';
@@ -112,8 +112,10 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   const workers = positiveInt(values.workers, 0, '--workers', err);
   if (maxBodyText === undefined || pairTimeoutSec === undefined || workers === undefined) return 2;
 
-  let query: ReturnType<typeof compile> | undefined;
+  // KFL and the capture filter (libpcap) are loaded only when asked for: each is a few ms of every run's start.
+  let query: CompiledQuery | undefined;
   if (values.kfl !== undefined) {
+    const { compile, KflError, formatKflError } = await import('../kfl/index.js');
     try {
       query = compile(values.kfl);
     } catch (e) {
@@ -126,10 +128,13 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     for (const w of query.warnings) err.write(`tapline read: --kfl warning: ${w.message}\n`);
   }
 
-  let keep: PacketFilter | undefined;
+  /** The packets the capture filter keeps go on to `sink` (all of them without --filter). */
+  let filtered = (sink: PacketSink): PacketSink => sink;
   if (values.filter !== undefined) {
+    const { keepPackets, packetFilter } = await import('../capture/live/index.js');
     try {
-      keep = packetFilter(values.filter);
+      const keep = packetFilter(values.filter);
+      filtered = (sink) => keepPackets(sink, keep);
     } catch (e) {
       if ((e as { code?: string }).code !== 'capture.bad_filter') throw e;
       err.write(`tapline read: ${(e as Error).message} [capture.bad_filter]\n`);
@@ -175,10 +180,10 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   let failure: Error | undefined;
   let summary: PipelineSummary;
   if (workers === 0) {
-    const printer = createEntryPrinter(spec);
+    const printer = createEntryPrinter(spec, query);
     const pipeline = createPipeline({ ...flowSettings, decodeLimits: overrides.decodeLimits, onEntry: printer.onEntry });
     try {
-      await readCaptureFile(file, keepPackets(pipeline.push, keep), { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
+      await readCaptureFile(file, filtered(pipeline.push), { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
     } catch (e) {
       if (e !== STOP) failure = e as Error;
     }
@@ -199,7 +204,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
       onSinkMessage: (lines, worker, after) => ordered.linesFrom(worker, lines as LineBlock[], after),
     });
     try {
-      await readCaptureFile(file, keepPackets(pipeline.push, keep), {
+      await readCaptureFile(file, filtered(pipeline.push), {
         onProgress: progress,
         beforeRead: () => (stopEarly() ? Promise.reject(STOP) : pipeline.drained()),
       });
