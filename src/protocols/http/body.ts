@@ -178,7 +178,8 @@ export class BodyCollector {
   private stopped = false;
   private gapped = false;
   private decodeLimitHit = false;
-  private readonly tail = new TailBytes();
+  /** gzip's last 4 bytes (made for a gzip body only: a Buffer of its own per body otherwise). */
+  private tail: TailBytes | null = null;
   private coding: number;
   issues: string[] | null = null;
 
@@ -204,7 +205,7 @@ export class BodyCollector {
       this.kept.add(buf, start, end);
       return;
     }
-    if (c === CODING_GZIP) this.tail.add(buf, start, end);
+    if (c === CODING_GZIP) (this.tail ??= new TailBytes()).add(buf, start, end);
     if (this.stopped || this.gapped) return;
     if (this.engine === null) this.engine = this.open(buf[start]);
     this.inflate(buf, start, end, c === CODING_BR ? zlib.constants.BROTLI_OPERATION_PROCESS : zlib.constants.Z_NO_FLUSH);
@@ -226,7 +227,7 @@ export class BodyCollector {
     }
     this.closeEngine();
     let size = this.decoded;
-    const isize = this.tail.isize;
+    const isize = this.tail?.isize;
     if (this.stopped && complete && !this.gapped && isize !== undefined && isize >= size) size = isize;
     // A body the connection (or broken chunk framing) ended early is not whole, even when every byte seen was kept.
     const truncated = !complete || this.stopped || this.gapped || this.failed || size > this.kept.length;
@@ -312,7 +313,7 @@ export class BodyCollector {
 
   /** Replaying a deferred body: the real tail of the whole body, of which only a prefix was written. */
   setTail(tail: Buffer): void {
-    this.tail.length = 0;
+    this.tail = new TailBytes();
     this.tail.add(tail, 0, tail.length);
   }
 
