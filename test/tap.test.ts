@@ -1027,6 +1027,11 @@ describe('the tapline tap command', { skip: fileTools }, () => {
     assert.equal(bad.code, 2, 'bad usage, as in `tapline read --filter`');
     assert.match(bad.stderr, /bad capture filter 'tcp port': .*\[capture\.bad_filter\]/);
     assert.equal(existsSync(join(dir, 'bad-filter')), false, 'refused before the data folder was made');
+    // A live capture's filter too, before the folder is made or an interface opened.
+    const badLive = await tapline(['tap', '--interface', 'lo', '--filter', 'tcp port', '--data', join(dir, 'bad-live-filter'), '--listen', '127.0.0.1:0', '--quiet']);
+    assert.equal(badLive.code, 2, badLive.stderr);
+    assert.match(badLive.stderr, /bad capture filter 'tcp port': .*\[capture\.bad_filter\]/);
+    assert.equal(existsSync(join(dir, 'bad-live-filter')), false, 'refused before the data folder was made');
     const live = await tapline(['tap', '--read', NGINX_FIXTURE, '--interface', 'lo', '--snaplen', '96', '--once', '--data', join(dir, 'live-flags'), '--quiet']);
     assert.equal(live.code, 2);
     assert.equal(live.stderr, 'tapline tap: --interface, --snaplen apply to live capture, not to --read/--replay\n');

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import type { RawPacket } from '../capture/types.js';
 import { readCaptureFile } from '../capture/index.js';
 import { fileErrorText } from '../common/file-errors.js';
-import { keepPackets, openLiveCapture, packetFilter, type LiveCapture, type PacketFilter } from '../capture/live/index.js';
+import { checkFilterExpression, keepPackets, openLiveCapture, packetFilter, type LiveCapture, type PacketFilter } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
@@ -79,8 +79,11 @@ const IN_FLIGHT_BYTES = 32 << 20;
  * dissection threads → entry store, live stream and the hub API.
  */
 export async function startTap(opts: TapOptions): Promise<Tap> {
-  // A bad filter for a file is refused before anything is made (capture.bad_filter); a live one when the capture opens.
+  // A bad filter is refused before anything is made (capture.bad_filter): a file's for
+  // Ethernet and each link type it meets; a live one if it fits no link type a live
+  // capture can have (then each interface's own when the capture opens).
   const fileFilter = opts.source.kind === 'file' && opts.source.filter !== undefined ? packetFilter(opts.source.filter) : undefined;
+  if (opts.source.kind === 'live' && opts.source.filter !== undefined) checkFilterExpression(opts.source.filter);
   try {
     makeDirs(opts.dataDir, 0o700);
   } catch (e) {

@@ -5,7 +5,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCaptureFile } from '../index.js';
 import { corpusDir } from '../../../test/support/paths.js';
-import { compileFilter, liveCaptureUnavailableReason, LiveCaptureError } from './index.js';
+import { checkFilterExpression, compileFilter, liveCaptureUnavailableReason, LiveCaptureError } from './index.js';
 
 const skip = liveCaptureUnavailableReason() ?? undefined;
 
@@ -101,6 +101,16 @@ describe('compileFilter', { skip }, () => {
       () => compileFilter('ether host 02:00:00:00:00:01', 101, 65535),
       (e: unknown) => e instanceof LiveCaptureError && e.code === 'capture.bad_filter' && /ethernet addresses supported only on/.test(e.message),
     );
+  });
+
+  test('a tap checks a live filter before it makes anything: refused when it fits no link type a live capture can have', () => {
+    assert.throws(
+      () => checkFilterExpression('tcp port'),
+      (e: unknown) => e instanceof LiveCaptureError && e.code === 'capture.bad_filter' && /'tcp port': can't parse filter expression: syntax error/.test(e.message),
+    );
+    // Fits Ethernet but not raw IP: passes here, and each interface's link type decides when the capture opens.
+    assert.doesNotThrow(() => checkFilterExpression('ether host 02:00:00:00:00:01'));
+    assert.doesNotThrow(() => checkFilterExpression('tcp port 80 and not host 10.0.0.1'));
   });
 
   test('LINKTYPE_RAW (101) compiles as libpcap\'s DLT_RAW and looks at the IP header first', () => {

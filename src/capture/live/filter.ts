@@ -37,6 +37,32 @@ export function compileFilter(expr: string, linkType: number, snaplen = 262144):
   };
 }
 
+/**
+ * Link types a live capture here can have: Ethernet, Linux cooked v2 and v1 (the `any`
+ * interface), raw IP (tunnels), BSD loopback.
+ */
+const LIVE_LINK_TYPES = [1, 276, 113, 101, 0];
+
+/**
+ * Throws `capture.bad_filter` (libpcap's message for Ethernet) when `expr` compiles for
+ * none of the link types a live capture can have: a filter that cannot be right anywhere
+ * is refused before a tap makes anything. One that fits some link types only (`ether
+ * host …`) passes here, and is checked against each interface's own when the capture opens.
+ */
+export function checkFilterExpression(expr: string): void {
+  let first: unknown;
+  for (const linkType of LIVE_LINK_TYPES) {
+    try {
+      compileFilter(expr, linkType);
+      return;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'capture.bad_filter') throw e;
+      first ??= e;
+    }
+  }
+  throw first;
+}
+
 /** Packets of any link type tested against one filter expression. */
 export type PacketFilter = (packet: Uint8Array, linkType: number, origLen?: number) => boolean;
 

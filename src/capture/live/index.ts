@@ -8,7 +8,7 @@ export {
   type LiveInterfaceInfo,
   type TsResolution,
 } from './live-capture.js';
-export { compileFilter, keepPackets, packetFilter, type CompiledCaptureFilter, type PacketFilter } from './filter.js';
+export { checkFilterExpression, compileFilter, keepPackets, packetFilter, type CompiledCaptureFilter, type PacketFilter } from './filter.js';
 export { listInterfaces, pcapVersion, type CaptureInterfaceInfo, type InterfaceAddress, type InterfaceFlag } from './interfaces.js';
 export { LiveCaptureError, missingCaptureCapabilities, type LiveCaptureErrorCode } from './errors.js';
 export { liveCaptureUnavailableReason, addonPath, BUILD_COMMAND } from './addon.js';
