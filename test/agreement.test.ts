@@ -339,8 +339,12 @@ describe('agreement with tshark: traffic recorded now (curl → nginx, dig → d
     const r = recordings.port;
     const blind = tsharkFacts(await tsharkHttp(r.rec.file), await tsharkDns(r.rec.file));
     const diff = compareFacts(blind, taplineFacts(r.serial.entries));
-    assert.equal(diff.length, 4, diff.join('\n'));
-    for (const line of diff) assert.match(line, /^dns(Queries|Responses) extra tcp #\d+ (A cart|AAAA frontend)\.shop\.svc\.cluster\.local/);
+    // Every difference is one Tapline found and blind tshark did not. The TCP ones always
+    // (no heuristic); now and then a UDP one too: in one run of session 9 tshark's "udp dns"
+    // heuristic passed over one of the three UDP queries (Tapline's entry had dnsmasq's
+    // answer, and tshark told the port agreed with Tapline: the test above).
+    assert.equal(diff.filter((l) => / extra tcp /.test(l)).length, 4, diff.join('\n'));
+    for (const line of diff) assert.match(line, /^dns(Queries|Responses) extra (tcp|udp) #\d+ (A cart\.shop\.svc\.cluster\.local|AAAA frontend\.shop\.svc\.cluster\.local|A missing\.example\.test)/);
     const ports = new Set(r.serial.entries.map((e) => `${e.protocol.name}/${e.protocol.layer4}/${e.dst.port}`));
     assert.deepEqual([...ports].sort(), ['dns/tcp/5300', 'dns/udp/5300', 'http/tcp/31337']);
   });
