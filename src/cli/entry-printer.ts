@@ -1,7 +1,7 @@
 import type { Entry } from '../entries/index.js';
 import type { CompiledQuery } from '../kfl/index.js';
 import type { EntrySink, SinkOutput } from '../pipeline/index.js';
-import { FdLineWriter, LineBlocks, outputFull, type LineBlock, type SharedOutput } from './fd-writer.js';
+import { FdLineWriter, LineBlocks, outputFull, type SharedOutput } from './fd-writer.js';
 import { entryJsonParts, nativeJsonText } from './json-line.js';
 import { tableRow } from './table.js';
 
@@ -19,17 +19,11 @@ export interface PrinterSpec {
   collect?: boolean;
 }
 
-export interface EntryPrinter extends EntrySink {
-  /** Collecting: the lines made since the last call. */
-  take(): LineBlock[];
-}
-
 /** Filters entries by `query` (spec.kfl compiled), applies its redactions, renders them as lines and writes (or collects) them. */
-export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | undefined): EntryPrinter {
+export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | undefined): EntrySink {
   const collected = spec.collect === true ? new LineBlocks() : undefined;
   const writer = collected ?? new FdLineWriter(spec.fd, spec.output);
   const jsonl = spec.format === 'jsonl';
-  const take = (): LineBlock[] => collected?.take() ?? [];
   return {
     onEntry(entry: Entry) {
       if (query !== undefined) {
@@ -41,13 +35,12 @@ export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | und
       else if (nativeJsonText === null) writer.line(JSON.stringify(entry));
       else writer.lineParts(entryJsonParts(entry, nativeJsonText), nativeJsonText);
     },
-    take,
     flush(): SinkOutput | void {
       if (collected === undefined) {
         (writer as FdLineWriter).flush();
         return;
       }
-      const blocks = take();
+      const blocks = collected.take();
       return { message: blocks, transfer: blocks.map((b) => b.bytes.buffer as ArrayBuffer) };
     },
   };
