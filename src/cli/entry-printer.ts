@@ -22,7 +22,8 @@ export interface PrinterSpec {
 /** Filters entries by `query` (spec.kfl compiled), applies its redactions, renders them as lines and writes (or collects) them. */
 export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | undefined): EntrySink {
   const collected = spec.collect === true ? new LineBlocks() : undefined;
-  const writer = collected ?? new FdLineWriter(spec.fd, spec.output);
+  const direct = collected === undefined ? new FdLineWriter(spec.fd, spec.output) : undefined;
+  const writer = collected ?? direct!;
   const jsonl = spec.format === 'jsonl';
   return {
     onEntry(entry: Entry) {
@@ -36,11 +37,11 @@ export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | und
       else writer.lineParts(entryJsonParts(entry, nativeJsonText), nativeJsonText);
     },
     flush(): SinkOutput | void {
-      if (collected === undefined) {
-        (writer as FdLineWriter).flush();
+      if (direct !== undefined) {
+        direct.flush();
         return;
       }
-      const blocks = collected.take();
+      const blocks = collected!.take();
       return { message: blocks, transfer: blocks.map((b) => b.bytes.buffer as ArrayBuffer) };
     },
   };
