@@ -1,4 +1,4 @@
-import { readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
 /**
@@ -16,4 +16,29 @@ export function setThreadNice(nice: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Gives every thread the process has now, except the calling one, a nice value; threads
+ * started later inherit the caller's own. Returns how many threads were changed (0 where
+ * this cannot be done).
+ */
+export function setOtherThreadsNice(nice: number): number {
+  let changed = 0;
+  try {
+    const self = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    for (const name of readdirSync('/proc/self/task')) {
+      const tid = Number(name);
+      if (tid === self) continue;
+      try {
+        setPriority(tid, nice);
+        changed++;
+      } catch {
+        // The thread ended since the listing.
+      }
+    }
+  } catch {
+    return changed;
+  }
+  return changed;
 }
