@@ -57,8 +57,12 @@ entry before the damage is printed, then an error naming the byte offset); 2 on 
 
 const STOP = new Error('stop reading');
 
-/** Nice value of the helper threads during a read (19: run only when a core is free). */
-const HELPER_THREADS_NICE = 19;
+/**
+ * Nice value of the helper threads during a one-thread read: below the reading thread, not
+ * so far below that a busy machine keeps them from compiling (19 would give them a 70th of
+ * a core shared with nice-0 work, 5 a quarter).
+ */
+const HELPER_THREADS_NICE = 5;
 
 /** The descriptor behind a standard stream (tests pass their own streams with an fd). */
 function outFd(out: NodeJS.WriteStream): number {
@@ -97,12 +101,6 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
     out.write(readHelp);
     return 0;
   }
-  // The threads V8 and libuv have started so far (TurboFan compiling, concurrent marking)
-  // yield to this one, which dissects (and to the --workers threads, which inherit its
-  // priority). On two cores they otherwise took the main thread's core for a share of the
-  // first half second, when TurboFan compiles the most: the benchmark read went from 770
-  // to 726 ms (medians of 14 runs, alternated). They still get the other core.
-  setOtherThreadsNice(HELPER_THREADS_NICE);
   if (values.limits) {
     for (const [name, value] of namedLimits(registry)) out.write(`${name}=${value}\n`);
     return 0;
@@ -186,6 +184,15 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   // The reader stops early once nobody reads the output any more, or limit(n) is reached.
   const stopEarly = () => outputClosed(output) || header.full;
 
+  if (workers === 0) {
+    // The threads V8 and libuv have started so far (TurboFan compiling, concurrent
+    // marking) yield to this one, which dissects. On two cores they otherwise took its core
+    // for a share of the first half second, when TurboFan compiles the most: the benchmark
+    // read went from 787 ms at nice 0 to 748 at 5 (medians of 10 alternated runs; 10 and 19
+    // gave 754 and 744). With dissection threads they are left alone: those threads and the
+    // reading one can fill every core, and the helpers at nice 5 cost --workers 2 about 5 %.
+    setOtherThreadsNice(HELPER_THREADS_NICE);
+  }
   const started = process.hrtime.bigint();
   let failure: Error | undefined;
   let summary: PipelineSummary;

@@ -161,6 +161,31 @@ class BytePrefix {
     return n;
   }
 
+  /**
+   * Free bytes after `length` in the buffer (`buffer`), made or grown here while fewer than
+   * `limit` bytes are kept; 0 once `limit` are. Whoever writes there calls commit.
+   */
+  room(): number {
+    if (this.length >= this.limit) return 0;
+    if (this.buf === null) this.buf = Buffer.allocUnsafe(Math.min(this.limit, this.firstSize));
+    else if (this.length === this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.limit, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    return this.buf.length - this.length;
+  }
+
+  /** The buffer room() made room in. */
+  get buffer(): Buffer {
+    return this.buf!;
+  }
+
+  /** `n` bytes were written at `length` (after room()). */
+  commit(n: number): void {
+    this.length += n;
+  }
+
   /** The bytes kept (a view). */
   get bytes(): Buffer {
     return this.buf === null ? EMPTY : this.buf.subarray(0, this.length);
@@ -264,9 +289,15 @@ export class BodyCollector {
     // reported for a body that ends early, is then the same however the body was cut into
     // segments.
     const stopAt = this.coding === CODING_GZIP ? Math.min(this.cap + 1, this.limits.maxDecodedBytes) : this.limits.maxDecodedBytes;
+    const kept = this.kept;
     for (;;) {
-      const outLen = Math.min(OUT.length, stopAt - this.decoded);
-      handle.writeSync(flush, buf, inOff, inLen, OUT, 0, outLen);
+      // Output goes straight into the kept prefix while it has room, then (to be counted
+      // and dropped) into OUT.
+      const room = kept.room();
+      const out = room > 0 ? kept.buffer : OUT;
+      const outOff = room > 0 ? kept.length : 0;
+      const outLen = Math.min(room > 0 ? room : OUT.length, stopAt - this.decoded);
+      handle.writeSync(flush, buf, inOff, inLen, out, outOff, outLen);
       if (this.failed) {
         this.issues = addIssue(this.issues, 'http.bad_content_encoding');
         this.closeEngine();
@@ -277,7 +308,7 @@ export class BodyCollector {
       const have = outLen - outLeft;
       if (have > 0) {
         this.decoded += have;
-        this.kept.add(OUT, 0, have);
+        if (room > 0) kept.commit(have);
         if (this.decoded > this.cap && this.coding === CODING_GZIP) {
           // The kept prefix is full; the size will come from ISIZE, so stop inflating.
           this.stopped = true;
