@@ -17,6 +17,8 @@ export interface MeasureOptions {
   /** Kill a run after this long (default 15 minutes). */
   timeoutMs?: number;
   cwd?: string;
+  /** The child's environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Measurement {
@@ -47,7 +49,7 @@ function runOnce(cmd: string, args: string[], opts: MeasureOptions, scratch: str
   const devNull = openSync('/dev/null', 'w');
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', devNull, 'pipe'], cwd: opts.cwd });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', devNull, 'pipe'], cwd: opts.cwd, env: opts.env });
     let stderr = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => {
@@ -87,6 +89,42 @@ export async function measure(label: string, cmd: string, args: string[], opts: 
       allSeconds: runs.map((r) => r.seconds),
       peakRssMiB: rss.length ? Math.max(...rss) / 1024 : null,
     };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** A command for measureAlternating. */
+export interface Timed {
+  label: string;
+  cmd: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Like measure for several commands, their runs taken in turn (A B C A B C …) rather than
+ * all of A's first: this machine's speed drifts by 10 % and more within minutes, and the
+ * ratio of two commands timed minutes apart took that drift for a difference.
+ */
+export async function measureAlternating(commands: readonly Timed[], opts: MeasureOptions = {}): Promise<Measurement[]> {
+  const scratch = mkdtempSync(join(tmpdir(), 'tapline-bench-'));
+  try {
+    const runs: OneRun[][] = commands.map(() => []);
+    for (let i = 0; i < (opts.warmup ?? 1); i++) for (const c of commands) await runOnce(c.cmd, c.args, { ...opts, env: c.env }, scratch);
+    for (let i = 0; i < (opts.runs ?? 3); i++) {
+      for (let j = 0; j < commands.length; j++) runs[j]!.push(await runOnce(commands[j]!.cmd, commands[j]!.args, { ...opts, env: commands[j]!.env }, scratch));
+    }
+    return commands.map((c, j) => {
+      const rss = runs[j]!.map((r) => r.rssKiB).filter((x): x is number => x !== null);
+      return {
+        label: c.label,
+        command: [c.cmd, ...c.args].join(' '),
+        seconds: median(runs[j]!.map((r) => r.seconds)),
+        allSeconds: runs[j]!.map((r) => r.seconds),
+        peakRssMiB: rss.length ? Math.max(...rss) / 1024 : null,
+      };
+    });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
