@@ -4,6 +4,7 @@ import type { EntrySink, SinkOutput } from '../pipeline/index.js';
 import { FdLineWriter, LineBlocks, outputFull, type SharedOutput } from './fd-writer.js';
 import { entryJsonParts, nativeJsonText } from './json-line.js';
 import { tableRow } from './table.js';
+import { giveBodyBuffer, recycleBodyBuffers } from '../protocols/http/body.js';
 
 export interface PrinterSpec {
   format: 'jsonl' | 'table';
@@ -17,6 +18,12 @@ export interface PrinterSpec {
    * buffers transferred) for OrderedOutput to write in order.
    */
   collect?: boolean;
+  /**
+   * This printer is the last to look at each entry (no query, nothing else holds them): the
+   * buffers of the bodies it has written go back to the parser for the next bodies
+   * (recycleBodyBuffers). Set by `tapline read`; it must be on the thread that parses.
+   */
+  recycleBodies?: boolean;
 }
 
 /** Filters entries by `query` (spec.kfl compiled), applies its redactions, renders them as lines and writes (or collects) them. */
@@ -25,6 +32,8 @@ export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | und
   const direct = collected === undefined ? new FdLineWriter(spec.fd, spec.output) : undefined;
   const writer = collected ?? direct!;
   const jsonl = spec.format === 'jsonl';
+  const recycle = spec.recycleBodies === true && query === undefined && jsonl && nativeJsonText !== null;
+  if (recycle) recycleBodyBuffers();
   return {
     onEntry(entry: Entry) {
       if (query !== undefined) {
@@ -34,7 +43,11 @@ export function createEntryPrinter(spec: PrinterSpec, query: CompiledQuery | und
       }
       if (!jsonl) writer.line(tableRow(entry));
       else if (nativeJsonText === null) writer.line(JSON.stringify(entry));
-      else writer.lineParts(entryJsonParts(entry, nativeJsonText), nativeJsonText);
+      else {
+        const parts = entryJsonParts(entry, nativeJsonText);
+        writer.lineParts(parts, nativeJsonText);
+        if (recycle) for (const p of parts) if (typeof p !== 'string') giveBodyBuffer(p.bytes);
+      }
     },
     flush(): SinkOutput | void {
       if (direct !== undefined) {

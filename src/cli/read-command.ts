@@ -197,7 +197,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   let failure: Error | undefined;
   let summary: PipelineSummary;
   if (workers === 0) {
-    const printer = createEntryPrinter(spec, query);
+    const printer = createEntryPrinter({ ...spec, recycleBodies: true }, query);
     const pipeline = createPipeline({ ...flowSettings, decodeLimits: overrides.decodeLimits, onEntry: printer.onEntry });
     try {
       await readCaptureFile(file, filtered(pipeline.push), { onProgress: progress, beforeRead: () => (stopEarly() ? Promise.reject(STOP) : undefined) });
