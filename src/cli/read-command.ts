@@ -209,7 +209,7 @@ export async function runReadCommand(argv: string[], out: NodeJS.WriteStream, er
   } else {
     // Every thread's lines come here and are written in the order their batches left, so
     // that a file gives the same output however the threads' work interleaves.
-    const collect: PrinterSpec = { ...spec, collect: true };
+    const collect: PrinterSpec = { ...spec, collect: true, recycleBodies: true };
     const ordered = new OrderedOutput(header, workers);
     const pipeline = createParallelPipeline({
       workers,
