@@ -153,7 +153,8 @@ export class PcapReader implements RecordReader {
       p.tsNsec = frac * fracToNsec;
       p.capLen = capLen;
       p.origLen = origLen;
-      p.data = buf.subarray(pos + hdrLen, pos + total);
+      p.frame = buf;
+      p.frameOffset = pos + hdrLen;
       p.recordOffset = live ? -1 : base + pos;
       ctx.packets++;
       ctx.bytes += capLen;

@@ -302,7 +302,8 @@ export class PcapngReader implements RecordReader {
     p.tsNsec = tsNsec;
     p.capLen = capLen;
     p.origLen = origLen;
-    p.data = buf.subarray(dataAt, dataAt + capLen);
+    p.frame = buf;
+    p.frameOffset = dataAt;
     p.recordOffset = recordOffset;
     ctx.packets++;
     ctx.bytes += capLen;

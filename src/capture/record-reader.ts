@@ -34,18 +34,37 @@ export interface ReaderOptions extends Partial<CaptureLimits> {
   strictSnapLen?: boolean;
 }
 
+const NO_FRAME = Buffer.alloc(0);
+
+/**
+ * A reader's packet object. `frame` and `frameOffset` are not enumerable, so that a copy
+ * made with a spread (`{ ...p, data: Buffer.from(p.data) }`) is a packet of its own, with
+ * `data` and without the read buffer behind it.
+ */
+function filePacket(): RawPacket {
+  const p = { linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, recordOffset: 0 } as RawPacket;
+  Object.defineProperty(p, 'frame', { value: NO_FRAME, writable: true, enumerable: false, configurable: false });
+  Object.defineProperty(p, 'frameOffset', { value: 0, writable: true, enumerable: false, configurable: false });
+  Object.defineProperty(p, 'data', {
+    enumerable: true,
+    configurable: false,
+    get(this: RawPacket): Buffer {
+      const at = this.frameOffset!;
+      return this.frame!.subarray(at, at + this.capLen);
+    },
+    set(this: RawPacket, data: Buffer) {
+      this.frame = data;
+      this.frameOffset = 0;
+      this.capLen = data.length;
+    },
+  });
+  return p;
+}
+
 /** The state every record reader shares: the one packet object, counters and limits. */
 export class ReaderContext {
-  readonly packet: RawPacket = {
-    linkType: 0,
-    interfaceId: 0,
-    tsSec: 0,
-    tsNsec: 0,
-    capLen: 0,
-    origLen: 0,
-    data: Buffer.alloc(0),
-    recordOffset: 0,
-  };
+  /** Refilled for every record: readers set `frame` and `frameOffset`, and `data` is a view made when read. */
+  readonly packet: RawPacket = filePacket();
   packets = 0;
   bytes = 0;
   truncatedRecords = 0;

@@ -151,11 +151,22 @@ class PacketDecoder implements Decoder, LayerState {
     // A consumer may have kept the previous list; give it a new one rather than clear it.
     if (out.issues.length > 0) out.issues = [];
 
-    const data = pkt.data;
-    this.buf = data;
-    this.off = 0;
-    this.end = data.length;
-    this.wantEnd = pkt.origLen > data.length ? pkt.origLen : data.length;
+    const frame = pkt.frame;
+    if (frame !== undefined) {
+      // A file reader's packet: the frame where it was read, with no view made for it.
+      const at = pkt.frameOffset!;
+      const capLen = pkt.capLen;
+      this.buf = frame;
+      this.off = at;
+      this.end = at + capLen;
+      this.wantEnd = at + (pkt.origLen > capLen ? pkt.origLen : capLen);
+    } else {
+      const data = pkt.data;
+      this.buf = data;
+      this.off = 0;
+      this.end = data.length;
+      this.wantEnd = pkt.origLen > data.length ? pkt.origLen : data.length;
+    }
     this.outcome = Outcome.MALFORMED;
     this.tunnelDepth = 0;
     this.stats.packets++;

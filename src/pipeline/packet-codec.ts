@@ -55,6 +55,8 @@ export class BatchWriter {
 
   /** Appends the raw frame of `p` (the receiver decodes it); false when it does not fit (take() the batch, then append again). */
   appendRaw(p: RawPacket): boolean {
+    const frame = p.frame;
+    if (frame !== undefined) return this.appendFrame(frame, p.frameOffset!, p.capLen, p.origLen, p.tsSec, p.tsNsec, p.linkType, p.interfaceId);
     return this.appendFrame(p.data, 0, p.data.length, p.origLen, p.tsSec, p.tsNsec, p.linkType, p.interfaceId);
   }
 

@@ -210,7 +210,8 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     push(packet) {
       packets++;
       bytes += packet.capLen;
-      const hash = raw ? flowHashAt(packet.data, 0, packet.data.length, packet.linkType) : -1;
+      const frame = packet.frame;
+      const hash = !raw ? -1 : frame !== undefined ? flowHashAt(frame, packet.frameOffset!, packet.capLen, packet.linkType) : flowHashAt(packet.data, 0, packet.data.length, packet.linkType);
       if (hash >= 0) enqueue(lanes[hash % n], packet, null);
       else pushDecoded(packet);
     },
