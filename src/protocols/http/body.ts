@@ -141,7 +141,8 @@ class TailBytes {
  * thread: `tapline read`'s printer is the last to look at an entry (createEntryPrinter with
  * `recycleBodies`), and a buffer per body, grown by doubling, was 229 MB of allocations on
  * the benchmark capture, each one memory V8 counts towards its next collection. Sizes are
- * powers of two from 4 KiB; only buffers made here are taken back, each once.
+ * powers of two from 4 KiB (smaller ones come from Node's slab and are not taken back);
+ * only buffers made here are taken back, each once.
  */
 class BodyBuffers {
   private readonly free: ArrayBuffer[][] = [];
@@ -150,6 +151,8 @@ class BodyBuffers {
   private freeBytes = 0;
 
   take(minBytes: number): Buffer {
+    // Below 4 KiB Node cuts buffers from a shared slab, cheaper than any list.
+    if (minBytes < MIN_BODY_BUFFER) return Buffer.allocUnsafe(minBytes);
     let size = MIN_BODY_BUFFER;
     let k = 0;
     while (size < minBytes) {
@@ -461,15 +464,18 @@ export class DeferredGzipBody {
   }
 
   finish(complete: boolean): BodyResult {
+    const kept = this.kept.bytes;
     const deferred: DeferredBody = {
       cap: this.cap,
       maxDecodedBytes: this.limits.maxDecodedBytes,
-      bytes: Buffer.from(this.kept.bytes),
+      bytes: Buffer.from(kept),
       overflow: this.overflow,
       gapped: this.gapped,
       tail: Buffer.from(this.tail.bytes.subarray(0, this.tail.length)),
       complete,
     };
+    // The bytes were copied (to a buffer of their size, which travels and is stored).
+    giveBodyBuffer(kept);
     // A body that does not open with a gzip member header (a server that says gzip and
     // sends plain text, an empty or tiny body, a gap at the start) is decoded now: it
     // fails or ends within its first bytes, so it costs next to nothing, and its issues
