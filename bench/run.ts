@@ -117,8 +117,8 @@ const readSection: BenchSection = {
         const o = by.get('tcpdump')!;
         ratios['tapline*/tcpdump'] = o.seconds / clean.seconds;
         ctx.log(
-          `  tapline* (${EXTRA_CA} unset: Node parses that file's certificates at every start, ` +
-            `${Math.max(0, (tapline.seconds - clean.seconds) * 1000).toFixed(0)} ms here) throughput = ${(o.seconds / clean.seconds).toFixed(2)} x tcpdump's`,
+          `  tapline* (${EXTRA_CA} unset, whose certificates Node parses at every start; medians ` +
+            `${((tapline.seconds - clean.seconds) * 1000).toFixed(0)} ms apart) throughput = ${(o.seconds / clean.seconds).toFixed(2)} x tcpdump's`,
         );
       }
       if (ctx.size === '1g' && tapline.peakRssMiB !== null) {
