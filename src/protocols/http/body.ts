@@ -153,12 +153,8 @@ class BodyBuffers {
   take(minBytes: number): Buffer {
     // Below 4 KiB Node cuts buffers from a shared slab, cheaper than any list.
     if (minBytes < MIN_BODY_BUFFER) return Buffer.allocUnsafe(minBytes);
-    let size = MIN_BODY_BUFFER;
-    let k = 0;
-    while (size < minBytes) {
-      size *= 2;
-      k++;
-    }
+    const k = sizeClass(minBytes);
+    const size = MIN_BODY_BUFFER * 2 ** k;
     const ab = this.free[k]?.pop();
     if (ab !== undefined) {
       this.freeBytes -= size;
@@ -175,14 +171,19 @@ class BodyBuffers {
     if (!this.out.delete(ab)) return;
     const size = ab.byteLength;
     if (this.freeBytes + size > MAX_FREE_BODY_BYTES) return;
-    let k = 0;
-    for (let s = MIN_BODY_BUFFER; s < size; s *= 2) k++;
-    (this.free[k] ??= []).push(ab);
+    (this.free[sizeClass(size)] ??= []).push(ab);
     this.freeBytes += size;
   }
 }
 
 const MIN_BODY_BUFFER = 4096;
+
+/** k for the smallest buffer size MIN_BODY_BUFFER * 2^k that holds `bytes` (no shifts: a cap may pass 2^31). */
+function sizeClass(bytes: number): number {
+  let k = 0;
+  while (MIN_BODY_BUFFER * 2 ** k < bytes) k++;
+  return k;
+}
 /** Bytes of given-back buffers kept for reuse, at most. */
 const MAX_FREE_BODY_BYTES = 16 << 20;
 
