@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "pcap_binding",
-      "sources": ["pcap_binding.cc"],
+      "sources": ["pcap_binding.cc", "direct_file.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],

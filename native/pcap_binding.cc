@@ -42,13 +42,11 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <condition_variable>
 #include <deque>
 #include <cstdint>
@@ -801,111 +799,21 @@ Napi::Value ListInterfaces(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// The packet ring's write of a live batch: the pcap records of buf[start, end) (16-byte
-// header in host byte order, then the frame) go to `fd` as PCAPNG Enhanced Packet Blocks
-// (little-endian, nanosecond timestamps, interface `iface`) with writev, straight from the
-// batch: the frames are not copied in this process, the kernel copies them once into the
-// page cache. Returns the bytes written; throws an Error with `errno` when a write
-// fails, after which part of the blocks may be in the file (the ring
-// then scans the segment, as after a crash). Runs on the calling thread.
-inline void PutLe32(uint8_t* p, uint32_t v) {
-  p[0] = static_cast<uint8_t>(v);
-  p[1] = static_cast<uint8_t>(v >> 8);
-  p[2] = static_cast<uint8_t>(v >> 16);
-  p[3] = static_cast<uint8_t>(v >> 24);
-}
-
-Napi::Value WriteEpbs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsBuffer() || !info[2].IsNumber() || !info[3].IsNumber() || !info[5].IsNumber())
-    throw Napi::TypeError::New(env, "writeEpbs(fd, buffer, start, end, nanos, iface)");
-  const int fd = info[0].As<Napi::Number>().Int32Value();
-  Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
-  const int64_t start = info[2].As<Napi::Number>().Int64Value();
-  const int64_t end = info[3].As<Napi::Number>().Int64Value();
-  const bool nanos = info[4].ToBoolean().Value();
-  const uint32_t iface = info[5].As<Napi::Number>().Uint32Value();
-  if (start < 0 || end < start || static_cast<uint64_t>(end) > buf.Length()) throw Napi::RangeError::New(env, "writeEpbs: start..end is not inside the buffer");
-  const uint8_t* data = buf.Data();
-
-  // Each packet: its 28-byte block header, the frame from the batch, then 0-3 bytes of
-  // padding and the 4-byte trailing length (8 bytes of `meta` each, used in part).
-  constexpr size_t kHeader = 28;
-  size_t packets = 0;
-  for (int64_t o = start; o + 16 <= end;) {
-    uint32_t capLen;
-    memcpy(&capLen, data + o + 8, 4);
-    if (o + 16 + static_cast<int64_t>(capLen) > end) break;
-    packets++;
-    o += 16 + static_cast<int64_t>(capLen);
-  }
-  std::vector<uint8_t> meta(packets * (kHeader + 8));
-  std::vector<iovec> iov;
-  iov.reserve(packets * 3);
-  size_t total = 0;
-  uint8_t* m = meta.data();
-  for (int64_t o = start; o + 16 <= end;) {
-    uint32_t sec, frac, capLen, origLen;
-    memcpy(&sec, data + o, 4);
-    memcpy(&frac, data + o + 4, 4);
-    memcpy(&capLen, data + o + 8, 4);
-    memcpy(&origLen, data + o + 12, 4);
-    if (o + 16 + static_cast<int64_t>(capLen) > end) break;
-    const uint32_t padded = (capLen + 3) & ~3u;
-    const uint32_t len = static_cast<uint32_t>(kHeader) + padded + 4;
-    const uint64_t ns = static_cast<uint64_t>(sec) * 1000000000ULL + (nanos ? frac : static_cast<uint64_t>(frac) * 1000ULL);
-    PutLe32(m, 6);  // Enhanced Packet Block
-    PutLe32(m + 4, len);
-    PutLe32(m + 8, iface);
-    PutLe32(m + 12, static_cast<uint32_t>(ns >> 32));
-    PutLe32(m + 16, static_cast<uint32_t>(ns));
-    PutLe32(m + 20, capLen);
-    PutLe32(m + 24, origLen > capLen ? origLen : capLen);
-    memset(m + kHeader, 0, 4);
-    PutLe32(m + kHeader + 4, len);
-    iov.push_back({m, kHeader});
-    if (capLen > 0) iov.push_back({const_cast<uint8_t*>(data + o + 16), capLen});
-    const uint32_t pad = padded - capLen;
-    if (pad > 0) iov.push_back({m + kHeader, pad});
-    iov.push_back({m + kHeader + 4, 4});
-    total += len;
-    m += kHeader + 8;
-    o += 16 + static_cast<int64_t>(capLen);
-  }
-  // writev takes at most IOV_MAX vectors and may write less than asked: go on from where it stopped.
-  size_t at = 0;
-  size_t written = 0;
-  while (at < iov.size()) {
-    const int n = static_cast<int>(std::min<size_t>(iov.size() - at, IOV_MAX));
-    const ssize_t w = writev(fd, iov.data() + at, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      // The JavaScript side names the errno (src/pcap/native-epb.ts).
-      Napi::Error err = Napi::Error::New(env, strerror(e));
-      err.Set("errno", Napi::Number::New(env, e));
-      err.Set("written", Napi::Number::New(env, static_cast<double>(written)));
-      throw err;
-    }
-    written += static_cast<size_t>(w);
-    size_t left = static_cast<size_t>(w);
-    while (at < iov.size() && left >= iov[at].iov_len) left -= iov[at++].iov_len;
-    if (left > 0) {
-      iov[at].iov_base = static_cast<uint8_t*>(iov[at].iov_base) + left;
-      iov[at].iov_len -= left;
-    }
-  }
-  return Napi::Number::New(env, static_cast<double>(total));
-}
-
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), pcap_lib_version()); }
+
+}  // namespace
+
+// direct_file.cc
+void InitDirectFile(Napi::Env env, Napi::Object exports);
+
+namespace {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("LiveCapture", LiveCapture::Init(env));
   exports.Set("CompiledFilter", CompiledFilter::Init(env));
   exports.Set("listInterfaces", Napi::Function::New(env, ListInterfaces));
   exports.Set("version", Napi::Function::New(env, Version));
-  exports.Set("writeEpbs", Napi::Function::New(env, WriteEpbs));
+  InitDirectFile(env, exports);
   return exports;
 }
 

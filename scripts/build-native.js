@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
 const outs = ['pcap_binding', 'json_text', 'json_text_portable'].map((name) => `native/build/Release/${name}.node`);
-const sources = ['native/binding.gyp', 'native/pcap_binding.cc', 'native/json_text.cc'];
+const sources = ['native/binding.gyp', 'native/pcap_binding.cc', 'native/direct_file.cc', 'native/json_text.cc'];
 const newest = Math.max(...sources.map((s) => statSync(s).mtimeMs));
 const stale = outs.some((out) => !existsSync(out) || newest > statSync(out).mtimeMs);
 if (stale) {

@@ -18,3 +18,8 @@ export function projectRoot(): string {
 export function nativeAddonPath(name: string): string {
   return join(projectRoot(), 'native', 'build', 'Release', `${name}.node`);
 }
+
+/** The libpcap addon, which also holds DirectFile (append-file.ts): $TAPLINE_PCAP_ADDON, else the node-gyp output. */
+export function pcapAddonPath(): string {
+  return process.env.TAPLINE_PCAP_ADDON || nativeAddonPath('pcap_binding');
+}

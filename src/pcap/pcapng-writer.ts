@@ -5,9 +5,9 @@
  *
  * Blocks are encoded into one reusable buffer that goes out when full (or on flush),
  * so writing a packet costs a few stores and one copy, not a syscall. The target is a
- * file descriptor (written synchronously: the packet ring writes from the capture
- * thread and must know each block's file offset) or a Writable (back-pressure through
- * `ready()`).
+ * file descriptor or a BlockSink (written synchronously: the packet ring writes from the
+ * capture thread and must know each block's file offset) or a Writable (back-pressure
+ * through `ready()`).
  */
 import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -54,7 +54,12 @@ export interface InterfaceOptions {
   comment?: string;
 }
 
-export type PcapngTarget = number | Writable;
+/** A target that takes each flushed range at once (the ring's segment files, common/append-file.ts). */
+export interface BlockSink {
+  append(bytes: Uint8Array, start: number, end: number): void;
+}
+
+export type PcapngTarget = number | Writable | BlockSink;
 
 export interface PcapngWriterOptions {
   /** Bytes buffered before a write to the target (default 1 MiB). */
@@ -100,6 +105,7 @@ export class PcapngWriter {
   private interfaces = 0;
   private readonly bufferBytes: number;
   private readonly fd: number;
+  private readonly sink: BlockSink | null;
   private readonly stream: Writable | null;
   private waiting: Promise<void> | null = null;
   private streamError: Error | null = null;
@@ -109,11 +115,12 @@ export class PcapngWriter {
     this.bufferBytes = Math.max(4096, opts.bufferBytes ?? 1 << 20);
     this.buf = Buffer.allocUnsafe(this.bufferBytes);
     this.flushed = opts.startOffset ?? 0;
-    if (typeof target === 'number') {
-      this.fd = target;
-      this.stream = null;
-    } else {
-      this.fd = -1;
+    this.fd = -1;
+    this.sink = null;
+    this.stream = null;
+    if (typeof target === 'number') this.fd = target;
+    else if ('append' in target) this.sink = target;
+    else {
       this.stream = target;
       target.on('error', (e: Error) => (this.streamError ??= e));
     }
@@ -331,8 +338,8 @@ export class PcapngWriter {
       }
       return;
     }
-    let off = 0;
-    while (off < this.pos) off += writeSync(this.fd, this.buf, off, this.pos - off);
+    if (this.sink) this.sink.append(this.buf, 0, this.pos);
+    else for (let off = 0; off < this.pos; ) off += writeSync(this.fd, this.buf, off, this.pos - off);
     this.flushed += this.pos;
     this.pos = 0;
   }

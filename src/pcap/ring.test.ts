@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { IssueCounter } from '../common/index.js';
 import { createDecoder } from '../decode/index.js';
 import { openPacketRing } from './ring.js';
-import { nativeWriteEpbs } from './native-epb.js';
+import { nativeAppendFiles } from '../common/append-file.js';
 import { RingConfigError, type ExportOptions, type PacketRing } from './types.js';
 import { flowHash, flowKey, flowKeyOf, flowsFromEntries } from './flow.js';
 import type { RawPacket } from '../capture/types.js';
@@ -119,7 +119,7 @@ describe('rolling by age', () => {
   });
 
   test('record batches written by the native writer and copied through the writer make the same files, byte for byte', () => {
-    assert.ok(nativeWriteEpbs !== null, 'the pcap_binding addon is built (npm run build)');
+    assert.ok(nativeAppendFiles, 'the pcap_binding addon is built (npm run build)');
     const { packets } = mixedTraffic();
     const dirs = [freshDir(), freshDir()];
     for (const [i, dir] of dirs.entries()) {

@@ -4,8 +4,9 @@
  * its flow/time index is written beside it (`seg-0000000042.idx`). Oldest segments are
  * deleted first, continuously, to keep the ring under its byte and age bounds.
  *
- * Writes are buffered (one syscall per buffer, default 1 MiB) and pushed out at least
- * every flushIntervalMs, so a SIGKILL loses at most that much. On open, segments left in
+ * Writes are buffered (one syscall per buffer, default 1 MiB; with O_DIRECT where the
+ * addon is built, common/append-file.ts) and pushed out at least every flushIntervalMs, so a
+ * SIGKILL loses at most that much. On open, segments left in
  * the folder are adopted: a missing or stale index is rebuilt by scanning the segment,
  * and a torn last block (a write cut by the kill) is truncated away.
  */
@@ -16,8 +17,8 @@ import { IssueCounter } from '../common/index.js';
 import { createDecoder, flowHashAt, flowHashOf, type Decoder } from '../decode/index.js';
 import { exportPackets, type ExportSegment } from './export.js';
 import { u32le } from '../common/bytes.js';
-import { nativeWriteEpbs, type WriteEpbs } from './native-epb.js';
 import { hiLoToNanos, PcapngWriter, type PcapngTarget } from './pcapng-writer.js';
+import { nativeAppendFiles, openAppendFile, type AppendFile } from '../common/append-file.js';
 import { SegmentIndexBuilder, StoredSegmentIndex, writeFileAtomic, type SegmentIndexView } from './segment-index.js';
 import { scanSegment } from './segment-reader.js';
 import { RingConfigError, type ExportOptions, type ExportResult, type PacketRing, type RingOptions, type RingStats, type SegmentInfo } from './types.js';
@@ -45,7 +46,7 @@ interface OpenSegment {
   seq: number;
   path: string;
   idxPath: string;
-  fd: number;
+  file: AppendFile;
   writer: PcapngWriter;
   index: SegmentIndexBuilder;
   /** (source interface id, link type) → interface id in this segment. */
@@ -74,8 +75,8 @@ class Ring implements PacketRing {
   private open: OpenSegment | null = null;
   private nextSeq = 1;
   private decoder: Decoder | null = null;
-  /** The native EPB writer, or null (not built, or `nativeWrites: false`): then live batches are copied like single packets. */
-  private readonly writeEpbs: WriteEpbs | null;
+  /** Segment files are native (common/append-file.ts) unless `nativeWrites: false`; without appendEpbs live batches are copied like single packets. */
+  private readonly nativeWrites: boolean;
   /** Records of the live batch being written whose blocks are not in the file yet (put, flushPending). */
   private readonly pending = { batch: null as Buffer | null, start: 0, end: 0, nanos: false, iface: 0, bytes: 0 };
   private timer: NodeJS.Timeout | null = null;
@@ -126,7 +127,7 @@ class Ring implements PacketRing {
     this.issues = opts.issues ?? new IssueCounter();
     this.clock = opts.clock;
     this.interfaceName = opts.interfaceName;
-    this.writeEpbs = opts.nativeWrites === false ? null : nativeWriteEpbs;
+    this.nativeWrites = opts.nativeWrites !== false;
     makeDirs(this.dir);
     this.adopt();
     this.enforceRetention();
@@ -150,7 +151,7 @@ class Ring implements PacketRing {
 
   writeRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): { packets: number; bytes: number } {
     const len = batch.length;
-    const direct = this.writeEpbs !== null;
+    const direct = this.nativeWrites && nativeAppendFiles;
     // The batch's timestamp unit, for the blocks put() leaves pending (flushed before this returns).
     this.pending.nanos = nanos;
     let packets = 0;
@@ -186,7 +187,7 @@ class Ring implements PacketRing {
   }
 
   /**
-   * Writes the records of the current batch that put() left pending (writeEpbs: straight
+   * Writes the records of the current batch that put() left pending (appendEpbs: straight
    * from the batch, no copy here). On failure the range is dropped and the error thrown
    * for writeFailed, which counts what did not reach the file by scanning it.
    */
@@ -198,7 +199,7 @@ class Ring implements PacketRing {
     pend.batch = null;
     pend.bytes = 0;
     seg.writer.flush();
-    seg.writer.wroteDirectly(this.writeEpbs!(seg.fd, batch, start, end, nanos, iface));
+    seg.writer.wroteDirectly(seg.file.appendEpbs!(batch, start, end, nanos, iface));
   }
 
   /**
@@ -266,6 +267,7 @@ class Ring implements PacketRing {
     if (this.open === null) return;
     try {
       this.open.writer.flush();
+      this.open.file.flush();
     } catch (e) {
       this.writeFailed(e);
     }
@@ -285,9 +287,9 @@ class Ring implements PacketRing {
     this.open = null;
     this.st.packetsLost += seg.index.packets;
     try {
-      closeSync(seg.fd);
+      seg.file.close();
     } catch {
-      /* already unusable */
+      /* what could not be written is what the rebuild below does not find */
     }
     const size = existsSync(seg.path) ? statSync(seg.path).size : 0;
     let index: SegmentIndexBuilder | null = null;
@@ -404,10 +406,10 @@ class Ring implements PacketRing {
     const seq = this.nextSeq++;
     const base = join(this.dir, segName(seq));
     const path = `${base}.pcapng`;
-    const fd = openSync(path, 'w');
-    const writer = new PcapngWriter(fd, { bufferBytes: this.bufferBytes });
+    const file = openAppendFile(path, { bufferBytes: this.bufferBytes, native: this.nativeWrites });
+    const writer = new PcapngWriter(file, { bufferBytes: this.bufferBytes });
     writer.writeSectionHeader({ comment: `Tapline packet ring segment ${seq}`, userAppl: this.userAppl });
-    const seg: OpenSegment = { seq, path, idxPath: `${base}.idx`, fd, writer, index: new SegmentIndexBuilder(), ifaces: new Map(), firstMs: ms };
+    const seg: OpenSegment = { seq, path, idxPath: `${base}.idx`, file, writer, index: new SegmentIndexBuilder(), ifaces: new Map(), firstMs: ms };
     seg.index.bytes = writer.offset;
     this.open = seg;
     this.lastIfaceKey = -1;
@@ -427,12 +429,13 @@ class Ring implements PacketRing {
     if (!seg) return;
     try {
       seg.writer.flush();
+      seg.file.flush();
     } catch (e) {
       this.writeFailed(e);
       return;
     }
     this.open = null;
-    closeSync(seg.fd);
+    seg.file.close();
     if (seg.index.packets === 0) {
       unlinkQuietly(seg.path);
       return;

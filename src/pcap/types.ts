@@ -26,9 +26,10 @@ export interface RingOptions {
   /** if_name for a source interface id, written into the segments' IDBs and exports. */
   interfaceName?: (interfaceId: number, linkType: number) => string | undefined;
   /**
-   * Live batches (writeRecords) go to the segment with the native addon's writev, straight
-   * from the batch (default, where the addon is built); false: copied through the writer's
-   * buffer like single packets (the files are the same, byte for byte).
+   * Segment files are the native addon's (default, where it is built: written with
+   * O_DIRECT, live batches made into blocks in its buffer straight from the batch); false:
+   * plain writes, live batches copied through the writer's buffer like single packets (the
+   * files are the same, byte for byte).
    */
   nativeWrites?: boolean;
   /** shb_userappl of segments and exports (default "Tapline"). */

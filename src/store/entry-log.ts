@@ -3,7 +3,8 @@
  * beside the database (`log/00000001.log` …) and the row's `entry` column holds a
  * 16-byte reference to it. SQLite writes every byte of a row twice (WAL, then the
  * checkpoint into the file) and packs big rows into overflow pages; a log file takes each
- * byte once, with one `writev` per batch (README.md "Entry log files" has the figures).
+ * byte once (README.md "Entry log files" has the figures), through an AppendFile: with
+ * O_DIRECT where the addon is built, not through the page cache (common/append-file.ts).
  *
  * Reference layout (little-endian):
  *
@@ -17,8 +18,9 @@
  * rows, so a committed row never points past what was written; bytes of a batch whose
  * commit never happened are dead weight that goes with their file.
  */
-import { closeSync, openSync, readdirSync, readSync, unlinkSync, writevSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, unlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { openAppendFile, type AppendFile } from '../common/append-file.js';
 import { makeDirs } from '../common/make-dirs.js';
 
 export const LOG_REF_TAG = 0xfe;
@@ -27,6 +29,8 @@ export const LOG_REF_BYTES = 16;
 export const DEFAULT_LOG_FROM_BYTES = 4096;
 /** A log file is closed and the next one begun once it holds this much. */
 export const DEFAULT_LOG_FILE_BYTES = 64 << 20;
+/** The AppendFile's buffer: a batch's bytes beyond it are written as it fills. */
+const LOG_BUFFER_BYTES = 1 << 20;
 
 const FILE_RE = /^(\d{8})\.log$/;
 
@@ -93,7 +97,7 @@ export function logFilesBytes(dir: string): number {
  * begun at every open, so a torn tail is never appended to.
  */
 export class EntryLogWriter {
-  private fd = -1;
+  private file: AppendFile | null = null;
   private offset = 0;
   private sealed: number[] = [];
   current: number;
@@ -122,9 +126,9 @@ export class EntryLogWriter {
     const refs: Buffer[] = [];
     let i = 0;
     while (i < bufs.length) {
-      if (this.fd >= 0 && this.offset >= this.fileBytes) this.roll();
-      if (this.fd < 0) {
-        this.fd = openSync(join(this.dir, logFileName(this.current)), 'w');
+      if (this.file !== null && this.offset >= this.fileBytes) this.roll();
+      if (this.file === null) {
+        this.file = openAppendFile(join(this.dir, logFileName(this.current)), { bufferBytes: LOG_BUFFER_BYTES, native: true });
         this.offset = 0;
       }
       // The run of buffers that fits in this file (at least one).
@@ -133,7 +137,9 @@ export class EntryLogWriter {
       do bytes += bufs[end++]!.length;
       while (end < bufs.length && this.offset + bytes + bufs[end]!.length <= this.fileBytes);
       try {
-        this.writeAll(bufs.slice(i, end), bytes);
+        for (let k = i; k < end; k++) this.file.append(bufs[k]!, 0, bufs[k]!.length);
+        // In the file before the transaction that commits the rows pointing to them.
+        this.file.flush();
       } catch (e) {
         // A failed write (disk full, I/O error) closes the file: what it got of this batch
         // is dead weight no row will point to, and the next batch begins a new file,
@@ -157,24 +163,11 @@ export class EntryLogWriter {
     return s;
   }
 
-  private writeAll(bufs: Buffer[], total: number): void {
-    // writev may write less than asked (a signal, a full disk): go on from where it stopped.
-    let written = 0;
-    let rest = bufs;
-    while (written < total) {
-      const n = writevSync(this.fd, rest, this.offset + written);
-      if (n <= 0) throw new Error(`entry log ${logFileName(this.current)}: nothing written`);
-      written += n;
-      if (written < total) rest = remainder(bufs, written);
-    }
-  }
-
   /** Closes the file being written; the next append begins a new one. Returns the closed file's number. */
   roll(): number {
     const done = this.current;
     this.sealed.push(done);
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.closeFile();
     this.current++;
     return done;
   }
@@ -190,22 +183,23 @@ export class EntryLogWriter {
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    this.closeFile();
   }
-}
 
-function remainder(bufs: readonly Buffer[], skip: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (const b of bufs) {
-    if (skip >= b.length) {
-      skip -= b.length;
-      continue;
+  /**
+   * Closes the file being written. Every append ended with a flush, so closing writes
+   * nothing of use: after a failed write it can only fail the same way, over bytes no
+   * row points to.
+   */
+  private closeFile(): void {
+    const f = this.file;
+    this.file = null;
+    try {
+      f?.close();
+    } catch {
+      /* dead weight, see above */
     }
-    out.push(skip > 0 ? b.subarray(skip) : b);
-    skip = 0;
   }
-  return out;
 }
 
 /**

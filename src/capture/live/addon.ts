@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { nativeAddonPath } from '../../common/native.js';
+import { pcapAddonPath } from '../../common/native.js';
 import { LiveCaptureError } from './errors.js';
 
 /** One interface's counters, as the native binding reports them and the wrapper sums them. */
@@ -103,7 +103,7 @@ export const BUILD_COMMAND = 'npx node-gyp rebuild -C native';
 
 /** Where the addon is looked for: $TAPLINE_PCAP_ADDON, else the node-gyp output under native/. */
 export function addonPath(): string {
-  return process.env.TAPLINE_PCAP_ADDON || nativeAddonPath('pcap_binding');
+  return pcapAddonPath();
 }
 
 let binding: NativeBinding | undefined;
