@@ -17,6 +17,7 @@ import { createTestNet, waitExit, type TestNet } from '../test/support/netns.js'
 import { openEntryStore } from '../src/store/index.js';
 import { readCaptureFile } from '../src/capture/index.js';
 import { pcapFileHeader } from '../src/capture/capture-writer.js';
+import { flowHashAt } from '../src/decode/flow-hash.js';
 import { benchStore } from '../src/store/bench.js';
 import { benchRing } from '../src/pcap/bench.js';
 import type { BenchContext, BenchSection } from './run.js';
@@ -36,7 +37,7 @@ export const STORE_QUERY_TARGET_MS = 200;
 export interface TapBenchOptions {
   /** Packets replayed per rate step: the first N of the capture, 0 for all of it. */
   livePackets: number;
-  /** Rates in packets/s, ascending; 'top' is tcpreplay --topspeed. */
+  /** Rates in packets/s, ascending; 'top': both senders at tcpreplay's --topspeed. */
   liveRates: string[];
   /**
    * Climbs of the tap up the rates: the first with tcpdump beside it, the others the tap's
@@ -235,6 +236,73 @@ interface Replay {
 }
 
 /**
+ * Splits a little-endian pcap (as tcprewrite writes them) in two by flow hash, both
+ * directions of a connection in the same half, each half keeping its packets' order.
+ * Frames the hash cannot place (ARP and the like) go to the first half.
+ */
+function splitByFlow(file: string, outs: readonly [string, string]): [number, number] {
+  const b = readFileSync(file);
+  if (b.readUInt32LE(0) !== 0xa1b2c3d4 && b.readUInt32LE(0) !== 0xa1b23c4d) throw new Error(`${file}: not a little-endian pcap file`);
+  const linkType = b.readUInt32LE(20) & 0xffff;
+  const parts: [Buffer[], Buffer[]] = [[b.subarray(0, 24)], [b.subarray(0, 24)]];
+  const counts: [number, number] = [0, 0];
+  for (let off = 24; off + 16 <= b.length; ) {
+    const len = b.readUInt32LE(off + 8);
+    const end = off + 16 + len;
+    if (end > b.length) throw new Error(`${file}: a record at byte ${off} runs past the end`);
+    const half = flowHashAt(b, off + 16, len, linkType) & 1 ? 1 : 0;
+    parts[half].push(b.subarray(off, end));
+    counts[half]++;
+    off = end;
+  }
+  writeFileSync(outs[0], Buffer.concat(parts[0]));
+  writeFileSync(outs[1], Buffer.concat(parts[1]));
+  return counts;
+}
+
+/** The two halves of the measured capture and their packet counts (splitByFlow). */
+interface Halves {
+  files: readonly [string, string];
+  packets: readonly [number, number];
+}
+
+type Senders = 1 | 2;
+
+/** What a measured step sends: the whole capture from one tcpreplay, or its halves from two. */
+interface Traffic {
+  file: string;
+  halves: Halves;
+}
+
+function replayStep(net: TestNet, traffic: Traffic, senders: Senders, rate: string): Promise<Replay> {
+  return senders === 1 ? replay(net, traffic.file, rate) : replayHalves(net, traffic.halves, rate);
+}
+
+/**
+ * The measured replay: the two halves sent at once by two tcpreplay processes, each at
+ * its share of `rate` (or both at --topspeed), so that together they offer `rate`. One
+ * tcpreplay tops out where its core does (about 480,000 pps here, with the kernel's
+ * receiving side of the veth running on the same core), and tcpdump lost nothing at that
+ * rate: with two senders the link carries ~740,000 pps and tcpdump's own edge can show.
+ * The rate is all packets over the span from the first sender's start to the last one's
+ * end (each start is its end less the send time tcpreplay reports).
+ */
+async function replayHalves(net: TestNet, halves: Halves, rate: string): Promise<Replay> {
+  const total = halves.packets[0] + halves.packets[1];
+  const runs = await Promise.all(
+    halves.files.map(async (file, i) => {
+      const share = rate === 'top' ? 'top' : String(Math.max(1, Math.round((Number(rate) * halves.packets[i]!) / total)));
+      const r = await replay(net, file, share);
+      return { r, end: Number(process.hrtime.bigint()) / 1e9 };
+    }),
+  );
+  const start = Math.min(...runs.map(({ r, end }) => end - r.seconds));
+  const seconds = Math.max(...runs.map(({ end }) => end)) - start;
+  const sent = runs.reduce((a, { r }) => a + r.sent, 0);
+  return { sent, seconds, pps: sent / seconds, failed: runs.reduce((a, { r }) => a + r.failed, 0) };
+}
+
+/**
  * tcpreplay from the client namespace into its veth end; rate in packets/s or 'top'.
  * A paced replay sleeps between packets (`--timer=nano`) instead of spinning: tcpreplay's
  * default timer (gtod) polls the clock and sched_yield()s, and so kept one of this
@@ -316,6 +384,8 @@ async function storedEntries(dataDir: string): Promise<number> {
 
 interface LiveStep {
   tool: 'tapline' | 'tcpdump';
+  /** tcpreplay processes sending at once (the whole capture, or its two halves by flow). */
+  senders: Senders;
   asked: string;
   sentPps: number;
   sent: number;
@@ -361,24 +431,31 @@ const liveSection: BenchSection = {
       const want = await readEntries(file);
       let packets = 0;
       await readCaptureFile(file, () => packets++);
+      const halfFiles = [join(scratch, 'half-0.pcap'), join(scratch, 'half-1.pcap')] as const;
+      const halves: Halves = { files: halfFiles, packets: splitByFlow(file, halfFiles) };
+      const traffic: Traffic = { file, halves };
       ctx.log(`  ${fmtInt(packets)} packets per step (${o.livePackets > 0 ? 'first of the capture' : 'the whole capture'}), ${fmtInt(want)} entries by tapline read; tap workers ${o.tapWorkers ?? 'default'}; load average ${loadAverage()}`);
+      ctx.log(
+        `  senders: one tcpreplay (the whole capture), then two at once (its halves by flow, ${fmtInt(halves.packets[0])} and ${fmtInt(halves.packets[1])} packets, together at the asked rate). ` +
+          "One sender tops out below what tcpdump takes; two take more of the cores from the tap. Each tool's edge is its best over both",
+      );
       ctx.log(
         `  before each step the tap is warmed up with ${fmtInt(warm.packets)} packets (${fmtInt(warm.entries)} entries) of other connections at ${fmtInt(WARMUP_PPS)} pps: ` +
           'a tap runs for days, and a cold one spends its first second compiling; the step counts only what follows',
       );
 
       const steps: LiveStep[] = [];
-      const head = `${pad('tool', 8)} ${pad('asked pps', 10, true)} ${pad('sent pps', 10, true)} ${pad('captured', 10, true)} ${pad('kernel', 8, true)} ${pad('iface', 6, true)} ${pad('tapline', 8, true)} ${pad('entries', 14, true)}  loss-free`;
+      const head = `${pad('tool', 8)} ${pad('senders', 7, true)} ${pad('asked pps', 10, true)} ${pad('sent pps', 10, true)} ${pad('captured', 10, true)} ${pad('kernel', 8, true)} ${pad('iface', 6, true)} ${pad('tapline', 8, true)} ${pad('entries', 14, true)}  loss-free`;
       ctx.log(`  ${head}`);
       ctx.log(`  ${'-'.repeat(head.length)}`);
       /** One climb of `tools` up `rates`; each tool's highest loss-free step. Two lossy steps in a row end a tool's climb. */
-      const climb = async (tools: readonly ('tapline' | 'tcpdump')[], rates: readonly string[]): Promise<Record<'tapline' | 'tcpdump', LiveStep | null>> => {
+      const climb = async (tools: readonly ('tapline' | 'tcpdump')[], rates: readonly string[], senders: Senders): Promise<Record<'tapline' | 'tcpdump', LiveStep | null>> => {
         const best: Record<'tapline' | 'tcpdump', LiveStep | null> = { tapline: null, tcpdump: null };
         const misses: Record<'tapline' | 'tcpdump', number> = { tapline: 0, tcpdump: 0 };
         for (const rate of rates) {
           for (const tool of tools) {
             if (misses[tool] >= 2) continue;
-            const step = tool === 'tapline' ? await liveTapStep(net, file, rate, packets, want, o, scratch, warm) : await liveTcpdumpStep(net, file, rate, packets);
+            const step = tool === 'tapline' ? await liveTapStep(net, traffic, senders, rate, packets, want, o, scratch, warm) : await liveTcpdumpStep(net, traffic, senders, rate, packets);
             steps.push(step);
             if (step.lossFree) {
               misses[tool] = 0;
@@ -386,7 +463,7 @@ const liveSection: BenchSection = {
             } else misses[tool]++;
             const d = step.drops;
             ctx.log(
-              `  ${pad(tool, 8)} ${pad(rate, 10, true)} ${pad(fmtInt(step.sentPps), 10, true)} ${pad(fmtInt(step.captured), 10, true)} ${pad(String(d.kernel), 8, true)} ${pad(String(d.interface), 6, true)} ` +
+              `  ${pad(tool, 8)} ${pad(String(senders), 7, true)} ${pad(rate, 10, true)} ${pad(fmtInt(step.sentPps), 10, true)} ${pad(fmtInt(step.captured), 10, true)} ${pad(String(d.kernel), 8, true)} ${pad(String(d.interface), 6, true)} ` +
                 `${pad(tool === 'tapline' ? String(d.tapline) : '-', 8, true)} ${pad(step.entries === undefined ? '-' : `${step.entries}/${want}`, 14, true)}  ${step.lossFree ? 'yes' : 'NO'}`,
             );
           }
@@ -394,29 +471,41 @@ const liveSection: BenchSection = {
         }
         return best;
       };
-      const first = await climb(['tapline', 'tcpdump'], o.liveRates);
+      const first = await climb(['tapline', 'tcpdump'], o.liveRates, 1);
       const edges: (LiveStep | null)[] = [first.tapline];
       // Later climbs start below the first one's edge, at the highest listed rate under 80 % of it.
       const numeric = o.liveRates.filter((r) => r !== 'top');
       const from = first.tapline === null ? numeric[0] : ([...numeric].reverse().find((r) => Number(r) <= 0.8 * first.tapline!.sentPps) ?? numeric[0]);
       for (let k = 2; k <= o.liveClimbs && from !== undefined; k++) {
         ctx.log(`  climb ${k} of ${o.liveClimbs}, the tap alone, from ${fmtInt(Number(from))} pps:`);
-        edges.push((await climb(['tapline'], o.liveRates.slice(o.liveRates.indexOf(from)))).tapline);
+        edges.push((await climb(['tapline'], o.liveRates.slice(o.liveRates.indexOf(from)), 1)).tapline);
       }
       // The median edge (a climb with no loss-free step counts as 0).
       const ranked = [...edges].sort((a, b) => (a?.sentPps ?? 0) - (b?.sentPps ?? 0));
       const median = ranked[Math.floor((ranked.length - 1) / 2)] ?? null;
-      const best: Record<'tapline' | 'tcpdump', LiveStep | null> = { tapline: median, tcpdump: first.tcpdump };
+      // Two senders: tcpdump from its one-sender best up, the tap from below its edge.
+      const above = (pps: number | undefined): string[] => o.liveRates.filter((r) => r === 'top' || Number(r) >= (pps ?? 0));
+      ctx.log('  two senders:');
+      const two = {
+        tcpdump: (await climb(['tcpdump'], above(first.tcpdump?.sentPps), 2)).tcpdump,
+        tapline: (await climb(['tapline'], o.liveRates.slice(o.liveRates.indexOf(from ?? o.liveRates[0]!)), 2)).tapline,
+      };
+      const better = (a: LiveStep | null, b: LiveStep | null): LiveStep | null => (a === null ? b : b === null ? a : b.sentPps > a.sentPps ? b : a);
+      const best: Record<'tapline' | 'tcpdump', LiveStep | null> = { tapline: better(median, two.tapline), tcpdump: better(first.tcpdump, two.tcpdump) };
       // Loss-free at tcpreplay's top speed: the sender, not the capture, was the limit.
-      const describe = (s: LiveStep | null): string => (s === null ? 'none' : `${fmtInt(s.sentPps)} pps${s.asked === 'top' ? ' (tcpreplay --topspeed: the sender was the limit, so at least this)' : ''}`);
+      const describe = (s: LiveStep | null): string =>
+        s === null ? 'none' : `${fmtInt(s.sentPps)} pps, ${s.senders === 1 ? 'one sender' : 'two senders'}${s.asked === 'top' ? ' at --topspeed (the senders were the limit, so at least this)' : ''}`;
       const edgeList = edges.map((e) => (e === null ? 'none' : fmtInt(e.sentPps))).join(', ');
-      ctx.log(`  highest loss-free rate: tapline ${describe(best.tapline)}${edges.length > 1 ? ` (the median of ${edges.length} climbs: ${edgeList})` : ''}; tcpdump ${describe(best.tcpdump)}`);
+      ctx.log(
+        `  highest loss-free rate: tapline ${describe(best.tapline)} (one sender: ${edges.length > 1 ? `the median of ${edges.length} climbs, ${edgeList}` : edgeList}; two: ${two.tapline ? fmtInt(two.tapline.sentPps) : 'none'}); ` +
+          `tcpdump ${describe(best.tcpdump)}`,
+      );
       // Whether tcpdump's edge is its own or the sender's: a tcpdump that lost nothing at any
-      // step was held back by what tcpreplay could send (beside it, on the same cores).
+      // step was held back by what the senders could send (beside it, on the same cores).
       const tcpdumpSteps = steps.filter((st) => st.tool === 'tcpdump');
       if (tcpdumpSteps.length > 0 && tcpdumpSteps.every((st) => st.lossFree)) {
         const fastest = Math.max(...tcpdumpSteps.map((st) => st.sentPps));
-        ctx.log(`  tcpdump lost nothing at any step: its edge is the sender's top on this machine (${fmtInt(fastest)} pps at best), not its own; the ratio below is against that`);
+        ctx.log(`  tcpdump lost nothing at any step: its edge is the senders' top on this machine (${fmtInt(fastest)} pps at best), not its own; the ratio below is against that`);
       }
       let ratio: number | null = null;
       if (best.tapline && best.tcpdump) {
@@ -468,7 +557,7 @@ interface Warmup {
   entries: number;
 }
 
-async function liveTapStep(net: TestNet, file: string, rate: string, packets: number, want: number, o: TapBenchOptions, scratch: string, warm: Warmup): Promise<LiveStep> {
+async function liveTapStep(net: TestNet, traffic: Traffic, senders: Senders, rate: string, packets: number, want: number, o: TapBenchOptions, scratch: string, warm: Warmup): Promise<LiveStep> {
   const dataDir = join(scratch, `tap-${rate}`);
   const tap = new TapProcess(net, dataDir, nextPort++, 'bench-token', o.tapWorkers);
   try {
@@ -482,7 +571,7 @@ async function liveTapStep(net: TestNet, file: string, rate: string, packets: nu
     const cpuBefore = threadCpuByName(tap.pid);
     const busyBefore = machineBusySeconds();
     const t0 = process.hrtime.bigint();
-    const r = await replay(net, file, rate);
+    const r = await replayStep(net, traffic, senders, rate);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const busy = machineBusySeconds() - busyBefore;
     const tapInReplay = Object.values(cpuBetween(cpuBefore, threadCpuByName(tap.pid))).reduce((a, b) => a + b, 0);
@@ -493,20 +582,20 @@ async function liveTapStep(net: TestNet, file: string, rate: string, packets: nu
     const entries = (await storedEntries(dataDir)) - warm.entries;
     const captured = s.packets - w.packets;
     const lossFree = captured === packets && r.failed === 0 && s.drops.kernel === 0 && s.drops.interface === 0 && s.drops.tapline === 0 && entries === want;
-    return { tool: 'tapline', asked: rate, sentPps: r.pps, sent: r.sent, captured, drops: s.drops, entries, liveEntries: s.entries - w.entries, cpu, replayWindow, lossFree };
+    return { tool: 'tapline', senders, asked: rate, sentPps: r.pps, sent: r.sent, captured, drops: s.drops, entries, liveEntries: s.entries - w.entries, cpu, replayWindow, lossFree };
   } finally {
     await tap.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-async function liveTcpdumpStep(net: TestNet, file: string, rate: string, packets: number): Promise<LiveStep> {
+async function liveTcpdumpStep(net: TestNet, traffic: Traffic, senders: Senders, rate: string, packets: number): Promise<LiveStep> {
   let r: Replay | undefined;
   const t = await withTcpdump(net, async () => {
-    r = await replay(net, file, rate);
+    r = await replayStep(net, traffic, senders, rate);
   });
   const lossFree = t.captured === packets && r!.failed === 0 && t.droppedByKernel === 0 && t.droppedByInterface === 0;
-  return { tool: 'tcpdump', asked: rate, sentPps: r!.pps, sent: r!.sent, captured: t.captured, drops: { kernel: t.droppedByKernel, interface: t.droppedByInterface, tapline: 0 }, lossFree };
+  return { tool: 'tcpdump', senders, asked: rate, sentPps: r!.pps, sent: r!.sent, captured: t.captured, drops: { kernel: t.droppedByKernel, interface: t.droppedByInterface, tapline: 0 }, lossFree };
 }
 
 function loadAverage(): string {
