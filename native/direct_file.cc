@@ -162,6 +162,7 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
     Napi::Env env = info.Env();
     Check(env);
     if (info.Length() < 3 || !info[0].IsTypedArray() || !info[1].IsNumber() || !info[2].IsNumber()) throw Napi::TypeError::New(env, "write(bytes, start, end)");
+    if (info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) throw Napi::TypeError::New(env, "write: bytes must be a Uint8Array");
     Napi::Uint8Array a = info[0].As<Napi::Uint8Array>();
     const int64_t start = info[1].As<Napi::Number>().Int64Value();
     const int64_t end = info[2].As<Napi::Number>().Int64Value();
