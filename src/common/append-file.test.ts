@@ -5,19 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeAppendFiles, openAppendFile } from './append-file.js';
-
-/** A fixed pseudo-random sequence (xorshift32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
+import { prng } from './prng.js';
 
 /** Pages of `path` in the page cache, from util-linux's fincore. */
 function cachedPages(path: string): number {

@@ -4,11 +4,11 @@
  * its flow/time index is written beside it (`seg-0000000042.idx`). Oldest segments are
  * deleted first, continuously, to keep the ring under its byte and age bounds.
  *
- * Writes are buffered (one syscall per buffer, default 1 MiB; with O_DIRECT where the
- * addon is built, common/append-file.ts) and pushed out at least every flushIntervalMs, so a
- * SIGKILL loses at most that much. On open, segments left in
- * the folder are adopted: a missing or stale index is rebuilt by scanning the segment,
- * and a torn last block (a write cut by the kill) is truncated away.
+ * Writes are buffered (one write per buffer, default 1 MiB; with O_DIRECT where the addon
+ * is built, common/append-file.ts) and pushed out at least every flushIntervalMs, so a
+ * SIGKILL loses at most that much. On open, segments left in the folder are adopted: a
+ * missing or stale index is rebuilt by scanning the segment, and a torn last block (a
+ * write cut by the kill) is truncated away.
  */
 import { closeSync, existsSync, ftruncateSync, openSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
