@@ -142,6 +142,12 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
     return 0;
   }
 
+  // Every appended byte into the file: the aligned part directly, the rest buffered (kept).
+  int WriteAll() {
+    const int err = WriteAligned();
+    return err != 0 || used_ == 0 ? err : WriteOut(used_, true);
+  }
+
   int Append(const uint8_t* p, size_t n) {
     while (n > 0) {
       const size_t k = std::min(cap_ - used_, n);
@@ -224,8 +230,7 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Check(env);
-    int err = WriteAligned();
-    if (err == 0 && used_ > 0) err = WriteOut(used_, true);
+    const int err = WriteAll();
     if (err != 0) throw ErrnoError(env, err, "write");
     return env.Undefined();
   }
@@ -234,8 +239,7 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (fd_ < 0) return env.Undefined();
-    int err = WriteAligned();
-    if (err == 0 && used_ > 0) err = WriteOut(used_, true);
+    int err = WriteAll();
     if (close(fd_) != 0 && err == 0) err = errno;
     fd_ = -1;
     free(buf_);

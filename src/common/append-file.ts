@@ -70,15 +70,20 @@ const DirectFile = loadDirectFile();
 /** Whether append files are native (the addon is built and loads). */
 export const nativeAppendFiles = DirectFile !== null;
 
+/** Runs a call into the addon, its errors worded as Node's (fsError). */
+function addonCall<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (e) {
+    throw fsError(e);
+  }
+}
+
 class NativeAppendFile implements AppendFile {
   private readonly f: NativeDirectFile;
 
   constructor(path: string, bufferBytes: number) {
-    try {
-      this.f = new DirectFile!(path, bufferBytes);
-    } catch (e) {
-      throw fsError(e);
-    }
+    this.f = addonCall(() => new DirectFile!(path, bufferBytes));
   }
 
   get direct(): boolean {
@@ -86,35 +91,17 @@ class NativeAppendFile implements AppendFile {
   }
 
   append(bytes: Uint8Array, start: number, end: number): void {
-    try {
-      this.f.write(bytes, start, end);
-    } catch (e) {
-      throw fsError(e);
-    }
+    addonCall(() => this.f.write(bytes, start, end));
   }
 
-  readonly appendEpbs = (batch: Buffer, start: number, end: number, nanos: boolean, iface: number): number => {
-    try {
-      return this.f.writeEpbs(batch, start, end, nanos, iface);
-    } catch (e) {
-      throw fsError(e);
-    }
-  };
+  readonly appendEpbs = (batch: Buffer, start: number, end: number, nanos: boolean, iface: number): number => addonCall(() => this.f.writeEpbs(batch, start, end, nanos, iface));
 
   flush(): void {
-    try {
-      this.f.flush();
-    } catch (e) {
-      throw fsError(e);
-    }
+    addonCall(() => this.f.flush());
   }
 
   close(): void {
-    try {
-      this.f.close();
-    } catch (e) {
-      throw fsError(e);
-    }
+    addonCall(() => this.f.close());
   }
 }
 

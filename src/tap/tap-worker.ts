@@ -5,7 +5,7 @@ import type { Entry } from '../entries/index.js';
 import { serveFlowWorker } from '../pipeline/index.js';
 import { encodeRows, type EncodedRows } from '../store/index.js';
 import { giveBodyBuffer, recycleBodyBuffers } from '../protocols/http/body.js';
-import { pendingText } from '../protocols/http/lazy-text.js';
+import { pendingBodyTexts, pendingText } from '../protocols/http/lazy-text.js';
 
 export interface TapWorkerMessage {
   rows: EncodedRows;
@@ -14,12 +14,6 @@ export interface TapWorkerMessage {
   /** Connections and UDP flows open in this thread now. */
   flows: number;
 }
-
-/** The body records an entry may hold, by side. */
-const BODIES = [
-  ['request', 'postData'],
-  ['response', 'content'],
-] as const;
 
 // Entries end here: once encoded into rows (which copy the bodies' bytes) nothing reads
 // them, so their body buffers go back to the parser for the next bodies.
@@ -35,12 +29,7 @@ serveFlowWorker(() => {
       const byProtocol: Record<string, number> = {};
       for (const e of entries) byProtocol[e.protocol.name] = (byProtocol[e.protocol.name] ?? 0) + 1;
       const rows = encodeRows(entries);
-      for (const e of entries) {
-        for (const [side, key] of BODIES) {
-          const pending = pendingText((e as unknown as Record<string, Record<string, unknown> | undefined>)[side]?.[key]);
-          if (pending !== undefined) giveBodyBuffer(pending.bytes);
-        }
-      }
+      for (const e of entries) for (const body of pendingBodyTexts(e)) giveBodyBuffer(pendingText(body)!.bytes);
       entries = [];
       return { message: { rows, byProtocol, flows: flows?.active ?? 0 } satisfies TapWorkerMessage, transfer: [rows.buf] };
     },
