@@ -10,7 +10,7 @@ import { prng } from '../common/prng.js';
 import type { Entry } from '../entries/index.js';
 import { createPipeline } from '../pipeline/index.js';
 import { repoRoot } from '../../test/support/paths.js';
-import { lazyText, pendingBodyTexts, pendingText } from '../protocols/http/lazy-text.js';
+import { lazyText, pendingBodyTexts, pendingText, stringifyUnsettled } from '../protocols/http/lazy-text.js';
 import { createSharedOutput, FdLineWriter } from './fd-writer.js';
 import { entryJsonParts, JSON_TEXT_GROWTH, nativeJsonText, type JsonParts, type WriteJsonText } from './json-line.js';
 
@@ -244,5 +244,22 @@ describe('lazyText', () => {
     written.text = 'new';
     assert.equal(written.text, 'new');
     assert.equal(pendingText(written), undefined);
+  });
+
+  test('stringifyUnsettled writes the text and leaves it bytes; a read after it still decodes and keeps it', () => {
+    const rec: Record<string, unknown> = { mimeType: 'text/plain' };
+    const bytes = Buffer.from('caf\u00e9 "q"');
+    lazyText(rec, bytes);
+    const entry = { response: { content: rec }, n: 1 };
+    assert.equal(stringifyUnsettled(entry), JSON.stringify({ response: { content: { mimeType: 'text/plain', text: 'caf\u00e9 "q"' } }, n: 1 }));
+    assert.equal(pendingText(rec)?.bytes, bytes);
+    assert.equal(rec.text, 'caf\u00e9 "q"');
+    assert.equal(pendingText(rec), undefined);
+    // A throwing value inside does not leave the mode on.
+    assert.throws(() => stringifyUnsettled({ rec, big: 1n }), TypeError);
+    const again: Record<string, unknown> = {};
+    lazyText(again, Buffer.from('x'));
+    assert.equal(again.text, 'x');
+    assert.equal(pendingText(again), undefined);
   });
 });

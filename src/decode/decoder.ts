@@ -145,7 +145,8 @@ class PacketDecoder implements Decoder, LayerState {
     out.window = 0;
     out.payload = EMPTY;
     out.truncated = false;
-    out.vlans.length = 0;
+    // Setting an array's length is a runtime call; most packets have no tags to clear.
+    if (out.vlans.length !== 0) out.vlans.length = 0;
     out.tunnel = '';
     out.tunnelId = 0;
     // A consumer may have kept the previous list; give it a new one rather than clear it.
@@ -333,7 +334,7 @@ class PacketDecoder implements Decoder, LayerState {
       out.window = 0;
       out.payload = snap.payload;
       out.truncated = snap.truncated;
-      out.vlans.length = snap.vlanCount;
+      if (out.vlans.length !== snap.vlanCount) out.vlans.length = snap.vlanCount;
       out.tunnel = snap.tunnel;
       out.tunnelId = snap.tunnelId;
       this.buf = snap.buf;

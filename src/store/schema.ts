@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { deserialize } from 'node:v8';
 import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
-import { pendingText } from '../protocols/http/lazy-text.js';
+import { pendingText, stringifyUnsettled } from '../protocols/http/lazy-text.js';
 import { readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
 
 /**
@@ -139,7 +139,7 @@ function splits(entry: Entry): boolean {
  * form reads back as the same plain data: an entry holds nothing JSON would change.
  */
 export function storedForm(entry: Entry): string | Buffer {
-  return (splits(entry) ? splitBytes(entry) : undefined) ?? JSON.stringify(entry);
+  return (splits(entry) ? splitBytes(entry) : undefined) ?? stringifyUnsettled(entry);
 }
 
 /**
@@ -173,8 +173,9 @@ function indexedColumns(entry: Entry): EntryColumns {
 /**
  * Rows packed into one transferable buffer, so that a dissection thread can make them
  * (serializing the entries off the capture thread) and they reach the writer thread
- * without being copied on the way. Per row: u32 length + UTF-8 of the indexed columns as
- * a JSON array, then u32 length + the stored entry (the split form, or the JSON as UTF-8).
+ * without being copied on the way. Per row: u32 length + the indexed columns, each a
+ * kind byte (COLUMN_*) and its value (a string as u32 length + UTF-8, a number as f64),
+ * then u32 length + the stored entry (the split form, or the JSON as UTF-8).
  */
 export interface EncodedRows {
   buf: ArrayBuffer;
@@ -184,28 +185,54 @@ export interface EncodedRows {
   count: number;
 }
 
+const COLUMN_NULL = 0;
+const COLUMN_STRING = 1;
+const COLUMN_NUMBER = 2;
+
+/** UTF-8 bytes of a string of `chars` UTF-16 code units, at most (a unit becomes at most 3 bytes). */
+const utf8Bound = (chars: number): number => 3 * chars;
+
+/**
+ * The buffer is sized from bounds (utf8Bound) and each string written once, straight into
+ * it: measuring every string's UTF-8 length first was a second pass over all the text.
+ */
 export function encodeRows(entries: readonly Entry[]): EncodedRows {
-  const heads: string[] = new Array(entries.length);
+  const heads: EntryColumns[] = new Array(entries.length);
   const stored: (string | SplitParts)[] = new Array(entries.length);
-  let bytes = 0;
+  let bound = 0;
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i]!;
-    const head = JSON.stringify(indexedColumns(entry));
+    const head = indexedColumns(entry);
     const parts = splits(entry) ? splitParts(entry) : undefined;
-    const form = parts ?? JSON.stringify(entry);
+    const form = parts ?? stringifyUnsettled(entry);
     heads[i] = head;
     stored[i] = form;
-    bytes += 8 + Buffer.byteLength(head, 'utf8') + (typeof form === 'string' ? Buffer.byteLength(form, 'utf8') : form.byteLength);
+    bound += 8 + (typeof form === 'string' ? utf8Bound(form.length) : form.maxBytes);
+    for (const v of head) bound += typeof v === 'string' ? 5 + utf8Bound(v.length) : 9;
   }
   // Each entry goes into this buffer once, the bodies of the split form included.
-  const b = Buffer.allocUnsafeSlow(Math.max(1, bytes));
+  const b = Buffer.allocUnsafeSlow(Math.max(1, bound));
   let o = 0;
   for (let i = 0; i < entries.length; i++) {
-    let n = b.write(heads[i]!, o + 4, 'utf8');
-    b.writeUInt32LE(n, o);
-    o += 4 + n;
+    let at = o + 4;
+    for (const v of heads[i]!) {
+      if (typeof v === 'string') {
+        b[at] = COLUMN_STRING;
+        const n = b.write(v, at + 5, 'utf8');
+        b.writeUInt32LE(n, at + 1);
+        at += 5 + n;
+      } else if (v === null) {
+        b[at++] = COLUMN_NULL;
+      } else {
+        b[at] = COLUMN_NUMBER;
+        b.writeDoubleLE(v, at + 1);
+        at += 9;
+      }
+    }
+    b.writeUInt32LE(at - o - 4, o);
+    o = at;
     const form = stored[i]!;
-    n = typeof form === 'string' ? b.write(form, o + 4, 'utf8') : writeSplit(form, b, o + 4);
+    const n = typeof form === 'string' ? b.write(form, o + 4, 'utf8') : writeSplit(form, b, o + 4);
     b.writeUInt32LE(n, o);
     o += 4 + n;
   }
@@ -218,11 +245,24 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
   const rows: EntryRow[] = [];
   let o = 0;
   while (o < b.length) {
-    const hn = b.readUInt32LE(o);
-    const head = b.toString('utf8', o + 4, o + 4 + hn);
-    o += 4 + hn;
+    const headEnd = o + 4 + b.readUInt32LE(o);
+    const row: (string | number | null | Buffer)[] = [];
+    for (let at = o + 4; at < headEnd; ) {
+      const kind = b[at]!;
+      if (kind === COLUMN_STRING) {
+        const n = b.readUInt32LE(at + 1);
+        row.push(b.toString('utf8', at + 5, at + 5 + n));
+        at += 5 + n;
+      } else if (kind === COLUMN_NUMBER) {
+        row.push(b.readDoubleLE(at + 1));
+        at += 9;
+      } else {
+        row.push(null);
+        at++;
+      }
+    }
+    o = headEnd;
     const en = b.readUInt32LE(o);
-    const row = JSON.parse(head) as (string | number | null | Buffer)[];
     row.push(b[o + 4] === SPLIT_TAG ? b.subarray(o + 4, o + 4 + en) : b.toString('utf8', o + 4, o + 4 + en));
     o += 4 + en;
     rows.push(row as EntryRow);

@@ -58,8 +58,8 @@ export interface SplitParts {
   skeleton: string;
   slots: number[];
   values: (string | Uint8Array)[];
-  /** Bytes writeSplit takes. */
-  byteLength: number;
+  /** Bytes writeSplit takes at most (a text's UTF-8 length is not measured beforehand). */
+  maxBytes: number;
 }
 
 /**
@@ -93,7 +93,7 @@ export function splitParts(entry: Entry): SplitParts | undefined {
         bodyCopy = { ...body, text: '' };
         slots.push(s + 1);
         values.push(text);
-        bytes += 5 + Buffer.byteLength(text, 'utf8');
+        bytes += 5 + 3 * text.length;
       }
     }
     const deferred = record(body.deferred);
@@ -118,7 +118,8 @@ export function splitParts(entry: Entry): SplitParts | undefined {
   }
   if (skeleton === undefined) return undefined;
   const json = JSON.stringify(skeleton);
-  return { skeleton: json, slots, values, byteLength: 1 + 4 + Buffer.byteLength(json, 'utf8') + 1 + bytes };
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  return { skeleton: json, slots, values, maxBytes: 1 + 4 + 3 * json.length + 1 + bytes };
 }
 
 /** A copy of a body record whose text is still bytes, with `text` "" in its place (a spread would make the string). */
@@ -128,7 +129,7 @@ function withoutText(body: Rec): Rec {
   return copy;
 }
 
-/** Writes the parts at `offset` of `b` (which has parts.byteLength bytes free there); returns the bytes written. */
+/** Writes the parts at `offset` of `b` (which has parts.maxBytes bytes free there); returns the bytes written. */
 export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number {
   let o = offset;
   b[o++] = SPLIT_TAG;
@@ -154,7 +155,10 @@ export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number
 export function splitBytes(entry: Entry): Buffer | undefined {
   const parts = splitParts(entry);
   if (parts === undefined) return undefined;
-  const b = Buffer.allocUnsafe(parts.byteLength);
+  // Exactly sized: the Buffer is kept (and may be posted to another thread, which copies all of it).
+  let bytes = 1 + 4 + Buffer.byteLength(parts.skeleton, 'utf8') + 1;
+  for (const v of parts.values) bytes += 5 + (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength);
+  const b = Buffer.allocUnsafe(bytes);
   writeSplit(parts, b, 0);
   return b;
 }
