@@ -27,6 +27,40 @@ describe('http head', () => {
     assert.deepEqual(JSON.parse(JSON.stringify(h.headers)), JSON.parse('{"__proto__":"x"}'));
   });
 
+  test('repeated fields, in any case, join under their first spelling, before and past the 32nd name', () => {
+    // Spellings cycle through cases; names repeat near and far, up to 70 distinct ones.
+    const lines: [string, string][] = [];
+    for (let i = 0; i < 140; i++) {
+      const n = (i * 37) % 70;
+      const name = `X-Field-${n}`;
+      lines.push([i % 3 === 0 ? name.toLowerCase() : i % 3 === 1 ? name.toUpperCase() : name, `v${i}`]);
+    }
+    lines.push(['Set-Cookie', 'a=1'], ['set-cookie', 'b=2'], ['HOST', 'h:1'], ['Host', 'h:2']);
+    // What RFC 9110 5.3 allows, computed plainly: the first spelling, values joined in order.
+    const want: Record<string, string> = {};
+    const firstSpelling = new Map<string, string>();
+    for (const [name, value] of lines) {
+      const first = firstSpelling.get(name.toLowerCase());
+      if (first === undefined) {
+        firstSpelling.set(name.toLowerCase(), name);
+        want[name] = value;
+      } else want[first] = `${want[first]}, ${value}`;
+    }
+    const text = `GET / HTTP/1.1\r\n${lines.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
+    const h = parseHead(text, limits)!;
+    assert.deepEqual(h.headers, want);
+    assert.equal(Object.keys(h.headers).length, 72);
+    assert.deepEqual(h.setCookies, ['a=1', 'b=2']);
+    assert.equal(h.host, 'h:1');
+    // The next head starts from nothing: no name of the last one counts as repeated.
+    assert.deepEqual(parseHead('GET / HTTP/1.1\r\nx-field-0: again\r\n\r\n', limits)!.headers, { 'x-field-0': 'again' });
+    // The cap counts distinct fields; a repeat past it still joins its first line.
+    const capped = parseHead(text, { maxHeaders: 40 })!;
+    assert.equal(Object.keys(capped.headers).length, 40);
+    assert.deepEqual(capped.issues, ['http.too_many_headers']);
+    for (const [k, v] of Object.entries(capped.headers)) assert.equal(v, want[k], k);
+  });
+
   test('start lines that are not HTTP/1.x give null', () => {
     for (const s of ['GET / HTTP/2.0\r\n\r\n', 'GET /\r\n\r\n', 'HTTP/1.1 20x\r\n\r\n', 'G\u00e9T / HTTP/1.1\r\n\r\n']) assert.equal(parseHead(s, limits), null, s);
   });
