@@ -209,12 +209,24 @@ class DirectFile : public Napi::ObjectWrap<DirectFile> {
       PutLe32(head + 16, static_cast<uint32_t>(ns));
       PutLe32(head + 20, capLen);
       PutLe32(head + 24, origLen > capLen ? origLen : capLen);
-      uint8_t trailer[4];
-      PutLe32(trailer, len);
-      int err = Append(head, kHeader);
-      if (err == 0) err = Append(data + o + 16, capLen);
-      if (err == 0 && padded > capLen) err = Append(kZeros, padded - capLen);
-      if (err == 0) err = Append(trailer, 4);
+      int err = 0;
+      if (cap_ - used_ >= len) {
+        // The whole block fits: built in place, without staging the header.
+        uint8_t* at = buf_ + used_;
+        memcpy(at, head, kHeader);
+        memcpy(at + kHeader, data + o + 16, capLen);
+        if (padded > capLen) memset(at + kHeader + capLen, 0, padded - capLen);
+        PutLe32(at + kHeader + padded, len);
+        used_ += len;
+        if (used_ == cap_) err = WriteAligned();
+      } else {
+        uint8_t trailer[4];
+        PutLe32(trailer, len);
+        err = Append(head, kHeader);
+        if (err == 0) err = Append(data + o + 16, capLen);
+        if (err == 0 && padded > capLen) err = Append(kZeros, padded - capLen);
+        if (err == 0) err = Append(trailer, 4);
+      }
       if (err != 0) {
         Napi::Error e = ErrnoError(env, err, "write");
         e.Set("appended", Napi::Number::New(env, static_cast<double>(total)));
