@@ -5,18 +5,19 @@
  * would have made of it (replayDeferred runs the same BodyCollector over the same bytes).
  */
 import { bodyContent, replayDeferred, type BodyResult, type DeferredBody } from '../protocols/http/body.js';
+import { BODY_SIDES, type BodyKey } from './body-sides.js';
 import type { Entry } from './entry.js';
 
 type Side = Record<string, unknown> | undefined;
 
-function deferredOf(side: Side, key: 'postData' | 'content'): DeferredBody | undefined {
+function deferredOf(side: Side, key: BodyKey): DeferredBody | undefined {
   const body = side?.[key] as { deferred?: DeferredBody } | undefined;
   return body?.deferred;
 }
 
 /** Whether `entry` holds a body still to decode. */
 export function hasDeferred(entry: Entry): boolean {
-  return deferredOf(entry.request as Side, 'postData') !== undefined || deferredOf(entry.response as Side, 'content') !== undefined;
+  return BODY_SIDES.some(([side, key]) => deferredOf(entry[side] as Side, key) !== undefined);
 }
 
 /** A Buffer over the bytes of a Uint8Array (what V8's deserializer may hand back). */
@@ -31,11 +32,11 @@ const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.fro
  */
 export function resolveDeferred(entry: Entry): Entry {
   // What each side holds is taken now: once the accessors are in place, reading it would decode.
-  const sides: { side: Record<string, unknown>; key: 'postData' | 'content'; withSize: boolean; mimeType: string; d: DeferredBody }[] = [];
-  for (const [side, key, withSize] of [
-    [entry.request as Side, 'postData', false],
-    [entry.response as Side, 'content', true],
-  ] as const) {
+  const sides: { side: Record<string, unknown>; key: BodyKey; withSize: boolean; mimeType: string; d: DeferredBody }[] = [];
+  for (const [sideKey, key] of BODY_SIDES) {
+    const side = entry[sideKey] as Side;
+    // HAR gives the response's content a size of its own.
+    const withSize = sideKey === 'response';
     const d = deferredOf(side, key);
     if (side !== undefined && d !== undefined) sides.push({ side, key, withSize, mimeType: (side[key] as { mimeType: string }).mimeType, d });
   }

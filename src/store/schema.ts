@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import { deserialize } from 'node:v8';
 import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
+import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText, stringifyUnsettled } from '../protocols/http/lazy-text.js';
 import { readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
 
@@ -113,17 +114,18 @@ function field(o: unknown, k: string): unknown {
 export const SPLIT_FROM_BODY_CHARS = 1024;
 
 /** Characters of a body's text, without making it when it is still bytes (lazyText). */
-function textLength(o: unknown, k1: string, k2: string): number {
-  const body = field(o, k1);
+function textLength(side: unknown, key: string): number {
+  const body = field(side, key);
   const pending = pendingText(body);
   if (pending !== undefined) return pending.base64 ? Math.ceil(pending.bytes.length / 3) * 4 : pending.bytes.length;
-  const t = field(body, k2);
+  const t = field(body, 'text');
   return typeof t === 'string' ? t.length : 0;
 }
 
 /** Whether an entry is stored in the split form (its bodies as they are) rather than as JSON text. */
 function splits(entry: Entry): boolean {
-  const body = textLength(entry.response, 'content', 'text') + textLength(entry.request, 'postData', 'text');
+  let body = 0;
+  for (const [side, key] of BODY_SIDES) body += textLength(entry[side], key);
   return body >= SPLIT_FROM_BODY_CHARS || hasDeferred(entry);
 }
 

@@ -22,26 +22,22 @@
  * base64 only when read. Entries are written far more often than read.
  */
 import type { Entry } from '../entries/index.js';
+import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText } from '../protocols/http/lazy-text.js';
 import { StoreError } from './errors.js';
 
 export const SPLIT_TAG = 0xfd;
 
-/** What is taken out, by slot number − 1: [side, body record, field, in `deferred`, how its bytes are read]. */
+/** What is taken out, by slot number − 1: [body (index in BODY_SIDES), field, in `deferred`, how its bytes are read]. */
 const SLOTS = [
-  ['request', 'postData', 'text', false, 'utf8'],
-  ['response', 'content', 'text', false, 'utf8'],
-  ['request', 'postData', 'bytes', true, 'bytes'],
-  ['request', 'postData', 'tail', true, 'bytes'],
-  ['response', 'content', 'bytes', true, 'bytes'],
-  ['response', 'content', 'tail', true, 'bytes'],
-  ['request', 'postData', 'text', false, 'base64'],
-  ['response', 'content', 'text', false, 'base64'],
-] as const;
-
-const SIDES = [
-  ['request', 'postData'],
-  ['response', 'content'],
+  [0, 'text', false, 'utf8'],
+  [1, 'text', false, 'utf8'],
+  [0, 'bytes', true, 'bytes'],
+  [0, 'tail', true, 'bytes'],
+  [1, 'bytes', true, 'bytes'],
+  [1, 'tail', true, 'bytes'],
+  [0, 'text', false, 'base64'],
+  [1, 'text', false, 'base64'],
 ] as const;
 
 type Rec = Record<string, unknown>;
@@ -73,8 +69,8 @@ export function splitParts(entry: Entry): SplitParts | undefined {
   const slots: number[] = [];
   const values: (string | Uint8Array)[] = [];
   let bytes = 0;
-  for (let s = 0; s < SIDES.length; s++) {
-    const [sideKey, bodyKey] = SIDES[s]!;
+  for (let s = 0; s < BODY_SIDES.length; s++) {
+    const [sideKey, bodyKey] = BODY_SIDES[s]!;
     const side = record((entry as unknown as Rec)[sideKey]);
     const body = record(side?.[bodyKey]);
     if (body === undefined) continue;
@@ -194,7 +190,8 @@ export function readSplit(b: Buffer): Entry {
     const where = SLOTS[slot - 1];
     if (where === undefined) throw new SplitFormError(`unknown slot ${slot} at byte ${o}`);
     [start, o] = span(o + 1);
-    const [sideKey, bodyKey, key, inDeferred, form] = where;
+    const [s, key, inDeferred, form] = where;
+    const [sideKey, bodyKey] = BODY_SIDES[s];
     const body = record(record(entry[sideKey])?.[bodyKey]);
     const holder = inDeferred ? record(body?.deferred) : body;
     if (holder === undefined) throw new SplitFormError(`slot ${slot}: ${sideKey}.${bodyKey}${inDeferred ? '.deferred' : ''} is not in the skeleton`);

@@ -1,6 +1,6 @@
 /**
  * Body text that stays bytes until someone reads it (ParserSettings.lazyBodyText, which
- * `tapline read` sets).
+ * `tapline read` and `tapline tap` set).
  *
  * A body's `text` is a property like any other to every reader (a KFL filter, redaction,
  * the table format), but the parser only keeps the UTF-8 bytes: the string is made the
@@ -10,9 +10,12 @@
  * the string: on the benchmark capture, bodies are 129 M of the 160 M characters `read`
  * prints, and making, escaping and encoding those strings was a quarter of its time.
  * (Marks from the getter replaced marks put in with defineProperty and taken out again
- * for every entry: `read` of the benchmark capture 0.70–0.76 → 0.67–0.70 s.) The tap does not use it: it serializes every entry for its
- * store, which reads every text anyway, and the accessor then only costs time.
+ * for every entry: `read` of the benchmark capture 0.70–0.76 → 0.67–0.70 s.) The tap's
+ * store writes such bytes as they are (the split form, src/store/split-form.ts), and the
+ * JSON of its smaller entries is made with stringifyUnsettled.
  */
+
+import { BODY_SIDES } from '../../entries/body-sides.js';
 
 /** Where a body record keeps its bytes until `text` is read (not enumerable: JSON, copies and comparisons never see it). */
 const TEXT_BYTES = Symbol('tapline.textBytes');
@@ -108,10 +111,10 @@ export function pendingText(rec: unknown): PendingText | undefined {
 /** The HTTP body records of an entry (request.postData, response.content) whose text is still bytes. */
 export function pendingBodyTexts(entry: { request?: unknown; response?: unknown }): Record<string, unknown>[] {
   const found: Record<string, unknown>[] = [];
-  const postData = field(entry.request, 'postData');
-  if (pendingText(postData) !== undefined) found.push(postData as Record<string, unknown>);
-  const content = field(entry.response, 'content');
-  if (pendingText(content) !== undefined) found.push(content as Record<string, unknown>);
+  for (const [side, key] of BODY_SIDES) {
+    const body = field(entry[side], key);
+    if (pendingText(body) !== undefined) found.push(body as Record<string, unknown>);
+  }
   return found;
 }
 
