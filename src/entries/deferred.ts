@@ -17,7 +17,9 @@ function deferredOf(side: Side, key: BodyKey): DeferredBody | undefined {
 
 /** Whether `entry` holds a body still to decode. */
 export function hasDeferred(entry: Entry): boolean {
-  return BODY_SIDES.some(([side, key]) => deferredOf(entry[side] as Side, key) !== undefined);
+  // A loop, not some(): this runs for every entry the tap stores.
+  for (const [side, key] of BODY_SIDES) if (deferredOf(entry[side] as Side, key) !== undefined) return true;
+  return false;
 }
 
 /** A Buffer over the bytes of a Uint8Array (what V8's deserializer may hand back). */

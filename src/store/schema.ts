@@ -238,7 +238,11 @@ export function encodeRows(entries: readonly Entry[]): EncodedRows {
     b.writeUInt32LE(n, o);
     o += 4 + n;
   }
-  return { buf: b.buffer as ArrayBuffer, length: o, count: entries.length };
+  // Bounds can be three times the text: a pack that is mostly text (no bodies) is copied to
+  // its size, so that rows waiting for the writer do not hold twice their bytes unused.
+  // With bodies, which are sized exactly, it stays as it is and nothing is copied.
+  const buf = o < b.length / 2 ? b.buffer.slice(0, o) : b.buffer;
+  return { buf: buf as ArrayBuffer, length: o, count: entries.length };
 }
 
 /** The rows of an EncodedRows, in order; split forms are views of enc.buf, JSON ones text again. */

@@ -374,6 +374,12 @@ describe('entry store across inserts, restarts and duplicates', () => {
     const added = Array.from({ length: 20 }, (_, i) => ({ ...syntheticEntry(bases, 100 + i, 1_767_225_600_000), id: `added/${i}` }));
     const decoded = decodeEntries(encodeRows(packed.slice(0, 5)));
     assert.deepEqual(decoded, JSON.parse(JSON.stringify(packed.slice(0, 5))));
+    // Packs are sized from bounds (3 bytes per UTF-16 unit); one of JSON text alone is cut to what it holds.
+    const dns = bases.filter((e) => e.protocol.name === 'dns').slice(0, 20);
+    assert.equal(dns.length, 20);
+    const textOnly = encodeRows(dns);
+    assert.equal(textOnly.buf.byteLength, textOnly.length);
+    assert.deepEqual(decodeEntries(textOnly), JSON.parse(JSON.stringify(dns)));
     await inTempDir(async (dir) => {
       await withStoreIn(dir, { batchSize: 1000, flushIntervalMs: 60_000, maxPendingEntries: 90 }, async (store) => {
         // One batch mixes both kinds; a chunk is taken whole while fewer than
