@@ -9,7 +9,7 @@ what="${1:-start}"; shift || true
 
 # System packages: the capture library, and the real peers and oracles the tests use.
 runtime_pkgs=(libpcap-dev python3 make g++)
-test_pkgs=(tshark tcpdump nginx-light dnsmasq-base dnsutils iproute2 curl jq procps time libcap2-bin tcpreplay redis-server redis-tools hping3 util-linux-extra)
+test_pkgs=(tshark tcpdump nginx-light dnsmasq-base dnsutils iproute2 curl jq procps time libcap2-bin tcpreplay netsniff-ng redis-server redis-tools hping3 util-linux-extra)
 case "$what" in
   start) want=("${runtime_pkgs[@]}") ;;
   test|bench) want=("${runtime_pkgs[@]}" "${test_pkgs[@]}") ;;
