@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
-import { BodyCollector, CODING_GZIP, CODING_NONE, giveBodyBuffer, recycleBodyBuffers } from './body.js';
+import { BodyCollector, CODING_GZIP, CODING_NONE, giveBodyBuffer, recycleBodyBuffers, sizeClass } from './body.js';
 
 const limits = { maxDecodedBytes: 1 << 30 };
 
@@ -63,4 +63,16 @@ test('recycled buffers decode and cut bodies as fresh ones: gzip grown through e
   for (let i = 0; i < text.length; i += 1460) plain.write(text, i, Math.min(text.length, i + 1460));
   const p = plain.finish(true);
   assert.deepEqual([p.kept.length, p.kept.equals(text.subarray(0, 50_000)), p.size, p.truncated], [50_000, true, text.length, true]);
+});
+
+test('size classes: the smallest 4 KiB * 2^k that holds the bytes, on both sides of every power of two and past 2^31', () => {
+  const byLoop = (bytes: number): number => {
+    let k = 0;
+    while (4096 * 2 ** k < bytes) k++;
+    return k;
+  };
+  const sizes = [0, 1, 4095, 4096, 4097];
+  for (let p = 13; p <= 34; p++) sizes.push(2 ** p - 1, 2 ** p, 2 ** p + 1);
+  sizes.push(0x7fffffff, 0x80000000, 3e9);
+  for (const n of sizes) assert.equal(sizeClass(n), byLoop(n), String(n));
 });
