@@ -67,6 +67,11 @@ export interface ParserSettings {
    * it would only add the cost of the accessor.
    */
   lazyBodyText: boolean;
+  /**
+   * DNS records keep their message's bytes beside them (src/protocols/dns/wire.ts), which
+   * the store writes in their place: `tapline tap` sets it.
+   */
+  dnsWire: boolean;
 }
 
 export const defaultParserSettings: ParserSettings = {
@@ -74,6 +79,7 @@ export const defaultParserSettings: ParserSettings = {
   pairTimeoutSec: 10,
   deferGzipBodies: false,
   lazyBodyText: false,
+  dnsWire: false,
 };
 
 /** An incremental parser for one flow: bytes in (by direction), items out through ctx.emit. */

@@ -29,7 +29,7 @@ export interface StoreBenchOptions {
   log?(line: string): void;
 }
 
-const fixtureDir = fileURLToPath(new URL('../protocols/', import.meta.url)).replace(/dist[\\/]src[\\/]/, 'src/');
+export const fixtureDir = fileURLToPath(new URL('../protocols/', import.meta.url)).replace(/dist[\\/]src[\\/]/, 'src/');
 
 /** Entries of the HTTP and DNS fixtures, through the real pipeline. */
 export async function fixtureEntries(): Promise<Entry[]> {

@@ -9,7 +9,7 @@ import { deserialize } from 'node:v8';
 import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
 import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText, stringifyUnsettled } from '../protocols/http/lazy-text.js';
-import { readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
+import { hasWire, readSplit, splitBytes, splitHasWire, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
 
 /**
  * Bumped when the table changes shape; a store of a newer version is refused at open, an
@@ -21,8 +21,11 @@ import { readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitPar
  * only gains that table. 4: an entry with a body is written in the split form
  * (split-form.ts) instead of V8's; V8 rows of older versions are still read, so a store
  * of version 2 or 3 only has its number raised, while an older Tapline refuses this one.
+ * 5: body texts still bytes are written as they are (split-form slots 7 and 8). 6: a DNS
+ * entry's records may be written as their messages (split-form slots 9 and 10, which an
+ * older Tapline would take for damage); a store of version 2 to 5 only has its number raised.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /*
  * Why these indexes (measured, see README.md "Indexes"): every one ends in `ts` so that
@@ -126,7 +129,7 @@ function textLength(side: unknown, key: string): number {
 function splits(entry: Entry): boolean {
   let body = 0;
   for (const [side, key] of BODY_SIDES) body += textLength(entry[side], key);
-  return body >= SPLIT_FROM_BODY_CHARS || hasDeferred(entry);
+  return body >= SPLIT_FROM_BODY_CHARS || hasDeferred(entry) || hasWire(entry);
 }
 
 /**
@@ -292,7 +295,9 @@ export function storedFormHas(texts: readonly string[]): (stored: string | Buffe
       for (const t of texts) if (!stored.includes(t)) return false;
       return true;
     }
-    for (let i = 0; i < texts.length; i++) if (stored.indexOf(oneByte[i]!) === -1 && stored.indexOf(twoByte[i]!) === -1) return false;
+    for (let i = 0; i < texts.length; i++) {
+      if (stored.indexOf(oneByte[i]!) === -1 && stored.indexOf(twoByte[i]!) === -1) return splitHasWire(stored);
+    }
     return true;
   };
 }
@@ -366,7 +371,7 @@ export function createSchema(db: Database.Database): void {
       db.exec('ALTER TABLE entries RENAME COLUMN json TO entry');
       db.pragma('user_version = 2');
     })();
-  } else if (hasTable && version !== 2 && version !== 3 && version !== 4 && version !== SCHEMA_VERSION) {
+  } else if (hasTable && !(version >= 2 && version <= SCHEMA_VERSION)) {
     throw new Error(`entry store schema version ${version} is not one this Tapline knows`);
   }
   db.exec(SCHEMA_SQL);

@@ -2,15 +2,28 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import type { Entry } from '../entries/index.js';
-import { fixtureEntries } from './bench.js';
-import { entryOf, storedForm } from './schema.js';
-import { readSplit, splitBytes, splitParts, SplitFormError, SPLIT_TAG, writeSplit } from './split-form.js';
+import { join } from 'node:path';
+import { readCaptureFile } from '../capture/index.js';
+import { createPipeline } from '../pipeline/index.js';
+import { defaultParserSettings } from '../protocols/types.js';
+import { fixtureDir, fixtureEntries } from './bench.js';
+import { entryOf, storedForm, storedFormHas } from './schema.js';
+import { readSplit, splitBytes, splitHasWire, splitParts, SplitFormError, SPLIT_TAG, writeSplit } from './split-form.js';
 import { lazyText, pendingText } from '../protocols/http/lazy-text.js';
 
 /** A deferred gzip body as the HTTP parser records one (deferGzipBodies). */
 function deferredOf(text: string): Record<string, unknown> {
   const gz = gzipSync(text);
   return { cap: 65536, maxDecodedBytes: 1 << 30, bytes: gz, overflow: false, gapped: false, tail: gz.subarray(gz.length - 4), complete: true };
+}
+
+/** The DNS fixture's entries, its records keeping their messages (dnsWire) or not. */
+async function dnsFixture(dnsWire: boolean): Promise<Entry[]> {
+  const out: Entry[] = [];
+  const p = createPipeline({ nodeName: 'x', settings: { ...defaultParserSettings, dnsWire }, onEntry: (e) => out.push(e) });
+  await readCaptureFile(join(fixtureDir, 'dns/fixtures/dns-dnsmasq.pcap'), (pk) => p.push(pk));
+  p.finish();
+  return out.filter((e) => e.protocol.name === 'dns');
 }
 
 async function httpBase(): Promise<Entry> {
@@ -123,6 +136,40 @@ describe('the split stored form', () => {
     assert.equal(typeof storedForm(dns), 'string');
   });
 
+  test('DNS records kept as their messages are stored as the messages and read back as the records, byte for byte', async () => {
+    const eager = await dnsFixture(false);
+    const kept = await dnsFixture(true);
+    assert.ok(kept.length >= 4 && kept.length === eager.length, `DNS entries: ${kept.length}`);
+    let namesNotAsText = 0;
+    let storedBytes = 0;
+    let jsonBytes = 0;
+    for (let i = 0; i < kept.length; i++) {
+      const json = JSON.stringify(eager[i]);
+      assert.equal(JSON.stringify(kept[i]), json, 'the records themselves are unchanged');
+      const stored = storedForm(kept[i]!);
+      assert.ok(Buffer.isBuffer(stored) && stored[0] === SPLIT_TAG, 'the split form');
+      assert.ok(stored.length < json.length, `${stored.length} bytes stored against ${json.length} of JSON`);
+      storedBytes += stored.length;
+      jsonBytes += json.length;
+      assert.equal(JSON.stringify(entryOf(stored)), json);
+      // A query's name is in the message as labels, not as text: a text search of the bytes must not rule the row out.
+      const name = (eager[i]!.request as { questions: { name: string }[] }).questions[0]!.name;
+      if (!stored.includes(name)) namesNotAsText++;
+      assert.equal(splitHasWire(stored), true);
+      assert.equal(storedFormHas([name])(stored), true);
+      assert.equal(storedForm(eager[i]!), json, 'without the messages the entry is stored as JSON');
+      if (!name.includes('\\')) assert.equal(storedFormHas([name])(Buffer.from(json)), true, name);
+      assert.equal(storedFormHas(['not-in-this-entry.example'])(Buffer.from(json)), false);
+    }
+    assert.ok(storedBytes < jsonBytes / 2, `${storedBytes} bytes stored against ${jsonBytes} of JSON`);
+    assert.ok(namesNotAsText > kept.length / 2, `entries whose question's name is not in the stored bytes: ${namesNotAsText} of ${kept.length}`);
+    // A message slot cut below its header is damage, named.
+    const stored = storedForm(kept[0]!) as Buffer;
+    const skeletonEnd = 5 + stored.readUInt32LE(1);
+    const cut = Buffer.concat([stored.subarray(0, skeletonEnd), Buffer.from([1, 9, 4, 0, 0, 0, 0, 0, 0, 0])]);
+    assert.throws(() => readSplit(cut), (e: unknown) => e instanceof SplitFormError && /slot 9: not a DNS message as written/.test(e.message));
+  });
+
   test('a damaged split form is an error that says what is wrong, never a wrong entry', async () => {
     const base = await httpBase();
     const good = splitBytes(withBodies(base, 'd', undefined, { mimeType: 'text/plain', text: 'y'.repeat(2000) }))!;
@@ -132,8 +179,12 @@ describe('the split stored form', () => {
     expectError(Buffer.concat([good, Buffer.from([0])]), /1 bytes after the last value/);
     const skeletonEnd = 5 + good.readUInt32LE(1);
     const badSlot = Buffer.from(good);
-    badSlot[skeletonEnd + 1] = 9;
-    expectError(badSlot, /unknown slot 9/);
+    badSlot[skeletonEnd + 1] = 11;
+    expectError(badSlot, /unknown slot 11/);
+    // A DNS message's slot where the skeleton holds the record itself.
+    const notNull = Buffer.from(good);
+    notNull[skeletonEnd + 1] = 9;
+    expectError(notNull, /slot 9: request is not null in the skeleton/);
     const noCount = good.subarray(0, skeletonEnd);
     expectError(noCount, /no value count/);
     const notObject = Buffer.from([SPLIT_TAG, 4, 0, 0, 0, ...Buffer.from('null'), 0]);

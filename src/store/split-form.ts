@@ -20,10 +20,16 @@
  * text as it came (reading it back decodes it as making the string would have, bad
  * sequences becoming U+FFFD either way), binary bodies raw in slots 7 and 8, encoded in
  * base64 only when read. Entries are written far more often than read.
+ *
+ * A DNS record whose message the parser kept (ParserSettings.dnsWire) is written as that
+ * message (slots 9 and 10, src/protocols/dns/wire.ts) and read again into the same record;
+ * its place in the skeleton holds null. A text search of the stored bytes (storedFormHas)
+ * cannot see into a message, so it reads every split form that has one (splitHasWire).
  */
 import type { Entry } from '../entries/index.js';
 import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText } from '../protocols/http/lazy-text.js';
+import { recordOfWire, wireOf, writeWire, WIRE_HEADER_BYTES, type DnsWire } from '../protocols/dns/wire.js';
 import { StoreError } from './errors.js';
 
 export const SPLIT_TAG = 0xfd;
@@ -40,6 +46,15 @@ const SLOTS = [
   [1, 'text', false, 'base64'],
 ] as const;
 
+/** Slots past SLOTS: a DNS record written as its message, by slot number − WIRE_SLOT. */
+const WIRE_SLOT = SLOTS.length + 1;
+const WIRE_SIDES = ['request', 'response'] as const;
+
+/** Whether the entry has a DNS record to write as its message. */
+export function hasWire(entry: Entry): boolean {
+  return wireOf(entry.request) !== undefined || wireOf(entry.response) !== undefined;
+}
+
 type Rec = Record<string, unknown>;
 
 /** String.prototype.isWellFormed: ES2024, in Node 20, past this project's ES2022 lib. */
@@ -53,7 +68,7 @@ function record(v: unknown): Rec | undefined {
 export interface SplitParts {
   skeleton: string;
   slots: number[];
-  values: (string | Uint8Array)[];
+  values: (string | Uint8Array | DnsWire)[];
   /** Bytes writeSplit takes at most (a text's UTF-8 length is not measured beforehand). */
   maxBytes: number;
 }
@@ -67,8 +82,18 @@ export interface SplitParts {
 export function splitParts(entry: Entry): SplitParts | undefined {
   let skeleton: Rec | undefined;
   const slots: number[] = [];
-  const values: (string | Uint8Array)[] = [];
+  const values: (string | Uint8Array | DnsWire)[] = [];
   let bytes = 0;
+  for (let s = 0; s < WIRE_SIDES.length; s++) {
+    const sideKey = WIRE_SIDES[s]!;
+    const wire = wireOf((entry as unknown as Rec)[sideKey]);
+    if (wire === undefined) continue;
+    skeleton ??= { ...(entry as unknown as Rec) };
+    skeleton[sideKey] = null;
+    slots.push(WIRE_SLOT + s);
+    values.push(wire);
+    bytes += 5 + WIRE_HEADER_BYTES + wire.bytes.length;
+  }
   for (let s = 0; s < BODY_SIDES.length; s++) {
     const [sideKey, bodyKey] = BODY_SIDES[s]!;
     const side = record((entry as unknown as Rec)[sideKey]);
@@ -137,10 +162,10 @@ export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number
     b[o++] = parts.slots[i]!;
     const v = parts.values[i]!;
     if (typeof v === 'string') n = b.write(v, o + 4, 'utf8');
-    else {
+    else if (v instanceof Uint8Array) {
       b.set(v, o + 4);
       n = v.byteLength;
-    }
+    } else n = writeWire(v, b, o + 4);
     b.writeUInt32LE(n, o);
     o += 4 + n;
   }
@@ -153,10 +178,26 @@ export function splitBytes(entry: Entry): Buffer | undefined {
   if (parts === undefined) return undefined;
   // Exactly sized: the Buffer is kept (and may be posted to another thread, which copies all of it).
   let bytes = 1 + 4 + Buffer.byteLength(parts.skeleton, 'utf8') + 1;
-  for (const v of parts.values) bytes += 5 + (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v.byteLength);
+  for (const v of parts.values) bytes += 5 + (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v instanceof Uint8Array ? v.byteLength : WIRE_HEADER_BYTES + v.bytes.length);
   const b = Buffer.allocUnsafe(bytes);
   writeSplit(parts, b, 0);
   return b;
+}
+
+/**
+ * Whether a split form holds a DNS message (its records' texts are not in the bytes as
+ * text). False for a form cut short: reading it fails anyway.
+ */
+export function splitHasWire(b: Buffer): boolean {
+  if (b.length < 6 || b[0] !== SPLIT_TAG) return false;
+  let o = 5 + b.readUInt32LE(1);
+  if (o >= b.length) return false;
+  const count = b[o++]!;
+  for (let i = 0; i < count && o + 5 <= b.length; i++) {
+    if (WIRE_SIDES[b[o]! - WIRE_SLOT] !== undefined) return true;
+    o += 5 + b.readUInt32LE(o + 1);
+  }
+  return false;
 }
 
 /** A split form that cannot be read: cut short, or a slot it does not know. */
@@ -187,6 +228,15 @@ export function readSplit(b: Buffer): Entry {
   for (let i = 0; i < count; i++) {
     if (o >= b.length) throw new SplitFormError(`value ${i + 1} of ${count} missing`);
     const slot = b[o]!;
+    const wireSide = WIRE_SIDES[slot - WIRE_SLOT];
+    if (wireSide !== undefined) {
+      [start, o] = span(o + 1);
+      if (entry[wireSide] !== null) throw new SplitFormError(`slot ${slot}: ${wireSide} is not null in the skeleton`);
+      const record = recordOfWire(b, start, o, wireSide);
+      if (record === undefined) throw new SplitFormError(`slot ${slot}: not a DNS message as written`);
+      entry[wireSide] = record;
+      continue;
+    }
     const where = SLOTS[slot - 1];
     if (where === undefined) throw new SplitFormError(`unknown slot ${slot} at byte ${o}`);
     [start, o] = span(o + 1);

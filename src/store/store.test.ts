@@ -578,22 +578,24 @@ describe('entry store across inserts, restarts and duplicates', () => {
     });
   });
 
-  test('a store of schema version 4 (before raw binary bodies) has only its number raised and reads every entry', async () => {
+  test('a store of schema version 4 (before raw binary bodies) or 5 (before DNS messages) has only its number raised and reads every entry', async () => {
     const http = (await fixtureEntries()).find((e) => e.protocol.name === 'http')!;
-    const v4 = { ...http, id: 'v4/text', response: { ...http.response, content: { mimeType: 'application/octet-stream', size: 1500, text: 'QUJD'.repeat(500), encoding: 'base64' } } } as Entry;
-    await inTempDir(async (dir) => {
-      const first = openEntryStore({ dir });
-      first.add(v4);
-      await first.close();
-      const db = new Database(join(dir, 'entries.db'));
-      db.pragma('user_version = 4');
-      db.close();
-      await withStoreIn(dir, {}, (store) => assert.deepEqual(store.get('v4/text'), JSON.parse(JSON.stringify(v4))));
-      const check = new Database(join(dir, 'entries.db'), { readonly: true });
-      assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-      assert.equal(SCHEMA_VERSION, 5);
-      check.close();
-    });
+    const old = { ...http, id: 'old/text', response: { ...http.response, content: { mimeType: 'application/octet-stream', size: 1500, text: 'QUJD'.repeat(500), encoding: 'base64' } } } as Entry;
+    assert.equal(SCHEMA_VERSION, 6);
+    for (const version of [4, 5]) {
+      await inTempDir(async (dir) => {
+        const first = openEntryStore({ dir });
+        first.add(old);
+        await first.close();
+        const db = new Database(join(dir, 'entries.db'));
+        db.pragma(`user_version = ${version}`);
+        db.close();
+        await withStoreIn(dir, {}, (store) => assert.deepEqual(store.get('old/text'), JSON.parse(JSON.stringify(old))));
+        const check = new Database(join(dir, 'entries.db'), { readonly: true });
+        assert.equal(check.pragma('user_version', { simple: true }), SCHEMA_VERSION, `from version ${version}`);
+        check.close();
+      });
+    }
   });
 
   test('a store of a newer schema version is refused with a clear error', () =>

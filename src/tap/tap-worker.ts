@@ -4,8 +4,7 @@
 import type { Entry } from '../entries/index.js';
 import { serveFlowWorker } from '../pipeline/index.js';
 import { encodeRows, type EncodedRows } from '../store/index.js';
-import { giveBodyBuffer, recycleBodyBuffers } from '../protocols/http/body.js';
-import { pendingBodyTexts, pendingText } from '../protocols/http/lazy-text.js';
+import { giveEntryBodyBuffers, recycleBodyBuffers } from '../protocols/http/body.js';
 
 export interface TapWorkerMessage {
   rows: EncodedRows;
@@ -29,7 +28,7 @@ serveFlowWorker(() => {
       const byProtocol: Record<string, number> = {};
       for (const e of entries) byProtocol[e.protocol.name] = (byProtocol[e.protocol.name] ?? 0) + 1;
       const rows = encodeRows(entries);
-      for (const e of entries) for (const body of pendingBodyTexts(e)) giveBodyBuffer(pendingText(body)!.bytes);
+      for (const e of entries) giveEntryBodyBuffers(e);
       entries = [];
       return { message: { rows, byProtocol, flows: flows?.active ?? 0 } satisfies TapWorkerMessage, transfer: [rows.buf] };
     },

@@ -124,7 +124,8 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     // gzip bodies are decoded when their entries are read, not on the dissection thread,
     // which is what limits the loss-free rate (README.md "Deferred gzip bodies").
     // Body texts stay bytes until read: the store writes them as they are (split-form.ts).
-    settings: { deferGzipBodies: true, lazyBodyText: true, ...opts.limits.settings },
+    // DNS records keep their messages, which the store writes instead of their JSON.
+    settings: { deferGzipBodies: true, lazyBodyText: true, dnsWire: true, ...opts.limits.settings },
     reassemblyLimits: opts.limits.reassemblyLimits,
     protocolLimits: opts.limits.protocolLimits,
     detection: opts.limits.detection,

@@ -7,6 +7,7 @@ import type { Direction } from '../../reassembly/types.js';
 import type { ParsedItem, ParserContext, ProtocolParser, ProtocolTag } from '../types.js';
 import { readMessage, type DnsMessage, type DnsReadOptions } from './message.js';
 import { looksLikeDns } from './probe.js';
+import { keepWire, requestFields, responseFields, type DnsWire } from './wire.js';
 
 /** Named limits (DESIGN.md: every limit is named, configurable and counted when hit). */
 export const dnsLimits = {
@@ -22,6 +23,8 @@ export const dnsLimits = {
 
 interface PendingQuery {
   msg: DnsMessage;
+  /** The message's bytes (ParserSettings.dnsWire). */
+  wire: DnsWire | undefined;
   dir: Direction;
   sec: number;
   nsec: number;
@@ -53,6 +56,8 @@ class DnsParser implements ProtocolParser {
   private readonly maxPending: number;
   private readonly timeoutSec: number;
   private readonly mdns: boolean;
+  /** Records keep their messages' bytes (ParserSettings.dnsWire, wire.ts). */
+  private readonly keepWire: boolean;
   /** Waiting queries in arrival order (Map keeps insertion order), keyed by pairKey. */
   private readonly pending = new Map<string, PendingQuery>();
   private readonly sides: [TcpSide, TcpSide] = [newSide(), newSide()];
@@ -72,6 +77,7 @@ class DnsParser implements ProtocolParser {
     this.maxMessageSize = limit(ctx, 'maxMessageSize');
     this.maxPending = limit(ctx, 'maxPendingQueries');
     this.timeoutSec = ctx.settings.pairTimeoutSec;
+    this.keepWire = ctx.settings.dnsWire;
   }
 
   onData(dir: Direction, data: Buffer, sec: number, nsec: number): void {
@@ -208,9 +214,11 @@ class DnsParser implements ProtocolParser {
       this.confirmed = true;
       this.ctx.confirm();
     }
+    // A copy: `buf` may be a capture's buffer, or a joined TCP message that is reused.
+    const wire = this.keepWire ? { bytes: Buffer.from(buf.subarray(start, end)), opts: this.read } : undefined;
     // Roles come from the QR bit, not from the direction: the flow table may have guessed them wrong.
-    if (msg.qr) this.onResponse(dir, msg, endSec, endNsec);
-    else this.onQuery(dir, msg, sec, nsec);
+    if (msg.qr) this.onResponse(dir, msg, wire, endSec, endNsec);
+    else this.onQuery(dir, msg, wire, sec, nsec);
   }
 
   /** Zeek's "violation": these bytes are not DNS, and the flow stops being read as DNS. */
@@ -222,7 +230,7 @@ class DnsParser implements ProtocolParser {
     drop(this.sides[1]);
   }
 
-  private onQuery(dir: Direction, msg: DnsMessage, sec: number, nsec: number): void {
+  private onQuery(dir: Direction, msg: DnsMessage, wire: DnsWire | undefined, sec: number, nsec: number): void {
     const key = pairKey(msg);
     if (this.pending.has(key)) {
       // A retransmission (same ID and question, still unanswered): the first one stands,
@@ -236,10 +244,10 @@ class DnsParser implements ProtocolParser {
       this.pending.delete(oldestKey);
       this.emitUnanswered(oldest, 'given up: more than ' + this.maxPending + ' queries waiting on the flow');
     }
-    this.pending.set(key, { msg, dir, sec, nsec });
+    this.pending.set(key, { msg, wire, dir, sec, nsec });
   }
 
-  private onResponse(dir: Direction, msg: DnsMessage, sec: number, nsec: number): void {
+  private onResponse(dir: Direction, msg: DnsMessage, wire: DnsWire | undefined, sec: number, nsec: number): void {
     let key = pairKey(msg);
     let q = this.pending.get(key);
     if (q === undefined && msg.questions.length === 0) {
@@ -253,14 +261,14 @@ class DnsParser implements ProtocolParser {
       }
     }
     if (q === undefined) {
-      this.emitLoneResponse(dir, msg, sec, nsec);
+      this.emitLoneResponse(dir, msg, wire, sec, nsec);
       return;
     }
     this.pending.delete(key);
     const item: ParsedItem = {
       protocol: this.tag,
-      request: requestFields(q.msg),
-      response: responseFields(msg),
+      request: withWire(requestFields(q.msg), q.wire),
+      response: withWire(responseFields(msg), wire),
       requestSize: q.msg.size,
       responseSize: msg.size,
       startSec: q.sec,
@@ -279,13 +287,13 @@ class DnsParser implements ProtocolParser {
    * or an mDNS announcement): an entry with the response and a request rebuilt from
    * its question section, marked `reconstructed`.
    */
-  private emitLoneResponse(dir: Direction, msg: DnsMessage, sec: number, nsec: number): void {
+  private emitLoneResponse(dir: Direction, msg: DnsMessage, wire: DnsWire | undefined, sec: number, nsec: number): void {
     const issues = issuesOf(msg, this.mdns ? undefined : ['dns.unmatched_response']);
     if (!this.mdns) this.ctx.weird('dns.unmatched_response');
     const item: ParsedItem = {
       protocol: this.tag,
       request: { id: msg.id, opCode: msg.opCode, questions: msg.questions, reconstructed: true },
-      response: responseFields(msg),
+      response: withWire(responseFields(msg), wire),
       requestSize: 0,
       responseSize: msg.size,
       startSec: sec,
@@ -302,7 +310,7 @@ class DnsParser implements ProtocolParser {
   private emitUnanswered(q: PendingQuery, why: string): void {
     const item: ParsedItem = {
       protocol: this.tag,
-      request: requestFields(q.msg),
+      request: withWire(requestFields(q.msg), q.wire),
       requestSize: q.msg.size,
       responseSize: 0,
       startSec: q.sec,
@@ -350,28 +358,10 @@ function pairKey(msg: DnsMessage): string {
   return msg.id + ' ' + q.type + ' ' + q.class + ' ' + q.name.toLowerCase();
 }
 
-function requestFields(msg: DnsMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = { id: msg.id, opCode: msg.opCode, flags: msg.flags, questions: msg.questions };
-  // Queries rarely carry records; UPDATE (RFC 2136) and NOTIFY do, and EDNS rides in additionals.
-  if (msg.answers.length > 0) out.answers = msg.answers;
-  if (msg.authorities.length > 0) out.authorities = msg.authorities;
-  if (msg.additionals.length > 0) out.additionals = msg.additionals;
-  if (msg.edns !== undefined) out.edns = msg.edns;
-  return out;
-}
-
-function responseFields(msg: DnsMessage): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    id: msg.id,
-    code: msg.code,
-    flags: msg.flags,
-    answers: msg.answers,
-    authorities: msg.authorities,
-    additionals: msg.additionals,
-  };
-  if (msg.opcode !== 0) out.opCode = msg.opCode;
-  if (msg.edns !== undefined) out.edns = msg.edns;
-  return out;
+/** The record, with its message's bytes kept beside it when there are any. */
+function withWire(record: Record<string, unknown>, wire: DnsWire | undefined): Record<string, unknown> {
+  if (wire !== undefined) keepWire(record, wire);
+  return record;
 }
 
 /** The message's issue codes appended to `into` (undefined while there are none). */
