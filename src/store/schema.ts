@@ -9,7 +9,7 @@ import { deserialize } from 'node:v8';
 import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
 import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText, stringifyUnsettled } from '../protocols/http/lazy-text.js';
-import { hasWire, readSplit, splitBytes, splitHasWire, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
+import { hasWire, readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
 
 /**
  * Bumped when the table changes shape; a store of a newer version is refused at open, an
@@ -283,8 +283,8 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
  * A test of a stored `entry` value (JSON text, the split form, or V8-serialized bytes of
  * stores before version 4) for the texts of a KFL plan (PushDownPlan.texts: printable
  * ASCII, none that JSON escapes): false only when some text is surely absent, so the row
- * can be skipped without being parsed. JSON, and the split form's UTF-8 JSON skeleton,
- * hold such a text as it is; V8 holds a string as one-byte text when all of its
+ * can be skipped without being parsed. JSON, the split form's UTF-8 JSON skeleton, and
+ * the texts it keeps of DNS records written as messages, hold such a text as it is; V8 holds a string as one-byte text when all of its
  * characters fit in Latin-1, else as UTF-16LE, so both spellings are looked for.
  */
 export function storedFormHas(texts: readonly string[]): (stored: string | Buffer) => boolean {
@@ -295,9 +295,7 @@ export function storedFormHas(texts: readonly string[]): (stored: string | Buffe
       for (const t of texts) if (!stored.includes(t)) return false;
       return true;
     }
-    for (let i = 0; i < texts.length; i++) {
-      if (stored.indexOf(oneByte[i]!) === -1 && stored.indexOf(twoByte[i]!) === -1) return splitHasWire(stored);
-    }
+    for (let i = 0; i < texts.length; i++) if (stored.indexOf(oneByte[i]!) === -1 && stored.indexOf(twoByte[i]!) === -1) return false;
     return true;
   };
 }

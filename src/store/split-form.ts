@@ -23,13 +23,14 @@
  *
  * A DNS record whose message the parser kept (ParserSettings.dnsWire) is written as that
  * message (slots 9 and 10, src/protocols/dns/wire.ts) and read again into the same record;
- * its place in the skeleton holds null. A text search of the stored bytes (storedFormHas)
- * cannot see into a message, so it reads every split form that has one (splitHasWire).
+ * its place in the skeleton holds null. Slot 11 then holds the records' texts, joined by
+ * zero bytes, for a text search of the stored bytes (storedFormHas), which
+ * would not find a name in a message (labels) or an address (four bytes); reading skips it.
  */
 import type { Entry } from '../entries/index.js';
 import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText } from '../protocols/http/lazy-text.js';
-import { recordOfWire, wireOf, writeWire, WIRE_HEADER_BYTES, type DnsWire } from '../protocols/dns/wire.js';
+import { recordOfWire, recordTexts, wireOf, writeWire, WIRE_HEADER_BYTES, type DnsWire } from '../protocols/dns/wire.js';
 import { StoreError } from './errors.js';
 
 export const SPLIT_TAG = 0xfd;
@@ -49,6 +50,8 @@ const SLOTS = [
 /** Slots past SLOTS: a DNS record written as its message, by slot number − WIRE_SLOT. */
 const WIRE_SLOT = SLOTS.length + 1;
 const WIRE_SIDES = ['request', 'response'] as const;
+/** The texts of the records written as messages (recordTexts), for searching only. */
+const TEXTS_SLOT = WIRE_SLOT + WIRE_SIDES.length;
 
 /** Whether the entry has a DNS record to write as its message. */
 export function hasWire(entry: Entry): boolean {
@@ -84,15 +87,25 @@ export function splitParts(entry: Entry): SplitParts | undefined {
   const slots: number[] = [];
   const values: (string | Uint8Array | DnsWire)[] = [];
   let bytes = 0;
+  let texts: string[] | undefined;
   for (let s = 0; s < WIRE_SIDES.length; s++) {
     const sideKey = WIRE_SIDES[s]!;
-    const wire = wireOf((entry as unknown as Rec)[sideKey]);
+    const record = (entry as unknown as Rec)[sideKey];
+    const wire = wireOf(record);
     if (wire === undefined) continue;
     skeleton ??= { ...(entry as unknown as Rec) };
     skeleton[sideKey] = null;
     slots.push(WIRE_SLOT + s);
     values.push(wire);
     bytes += 5 + WIRE_HEADER_BYTES + wire.bytes.length;
+    recordTexts(record as Rec, (texts ??= []));
+  }
+  if (texts !== undefined) {
+    // One string, written at once: a write per text cost more than the JSON it replaces.
+    const joined = texts.join('\0');
+    slots.push(TEXTS_SLOT);
+    values.push(joined);
+    bytes += 5 + 3 * joined.length;
   }
   for (let s = 0; s < BODY_SIDES.length; s++) {
     const [sideKey, bodyKey] = BODY_SIDES[s]!;
@@ -172,32 +185,22 @@ export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number
   return o - offset;
 }
 
+/** Bytes writeSplit writes for a value. */
+function valueBytes(v: string | Uint8Array | DnsWire): number {
+  if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
+  return v instanceof Uint8Array ? v.byteLength : WIRE_HEADER_BYTES + v.bytes.length;
+}
+
 /** The split form of `entry` in a Buffer of its own, or undefined when it has nothing to take out. */
 export function splitBytes(entry: Entry): Buffer | undefined {
   const parts = splitParts(entry);
   if (parts === undefined) return undefined;
   // Exactly sized: the Buffer is kept (and may be posted to another thread, which copies all of it).
   let bytes = 1 + 4 + Buffer.byteLength(parts.skeleton, 'utf8') + 1;
-  for (const v of parts.values) bytes += 5 + (typeof v === 'string' ? Buffer.byteLength(v, 'utf8') : v instanceof Uint8Array ? v.byteLength : WIRE_HEADER_BYTES + v.bytes.length);
+  for (const v of parts.values) bytes += 5 + valueBytes(v);
   const b = Buffer.allocUnsafe(bytes);
   writeSplit(parts, b, 0);
   return b;
-}
-
-/**
- * Whether a split form holds a DNS message (its records' texts are not in the bytes as
- * text). False for a form cut short: reading it fails anyway.
- */
-export function splitHasWire(b: Buffer): boolean {
-  if (b.length < 6 || b[0] !== SPLIT_TAG) return false;
-  let o = 5 + b.readUInt32LE(1);
-  if (o >= b.length) return false;
-  const count = b[o++]!;
-  for (let i = 0; i < count && o + 5 <= b.length; i++) {
-    if (WIRE_SIDES[b[o]! - WIRE_SLOT] !== undefined) return true;
-    o += 5 + b.readUInt32LE(o + 1);
-  }
-  return false;
 }
 
 /** A split form that cannot be read: cut short, or a slot it does not know. */
@@ -228,6 +231,11 @@ export function readSplit(b: Buffer): Entry {
   for (let i = 0; i < count; i++) {
     if (o >= b.length) throw new SplitFormError(`value ${i + 1} of ${count} missing`);
     const slot = b[o]!;
+    if (slot === TEXTS_SLOT) {
+      // For searching only: the records come from their messages.
+      [start, o] = span(o + 1);
+      continue;
+    }
     const wireSide = WIRE_SIDES[slot - WIRE_SLOT];
     if (wireSide !== undefined) {
       [start, o] = span(o + 1);

@@ -59,6 +59,28 @@ export function wireOf(record: unknown): DnsWire | undefined {
   return record !== null && typeof record === 'object' ? ((record as Record<symbol, unknown>)[WIRE] as DnsWire | undefined) : undefined;
 }
 
+/**
+ * Every text of a record (names, types, classes, data, codes, EDNS options), in the order
+ * met: what its JSON holds as strings. The store writes them beside the messages, where a
+ * text search of the stored bytes (storedFormHas) finds what it would have found in the
+ * JSON: in a message a name is labels and an address four bytes. Numbers and booleans
+ * have no place there (KFL's push-down never looks for them as text).
+ */
+export function recordTexts(record: Record<string, unknown>, out: string[]): void {
+  const r = record as { opCode?: unknown; code?: unknown; questions?: unknown; answers?: unknown; authorities?: unknown; additionals?: unknown; edns?: unknown };
+  if (typeof r.opCode === 'string') out.push(r.opCode);
+  if (typeof r.code === 'string') out.push(r.code);
+  for (const list of [r.questions, r.answers, r.authorities, r.additionals]) {
+    if (!Array.isArray(list)) continue;
+    for (const q of list as { name: string; type: string; class: string; data?: string }[]) {
+      out.push(q.name, q.type, q.class);
+      if (q.data !== undefined) out.push(q.data);
+    }
+  }
+  const edns = r.edns as { options?: { name: string; data: string }[] } | undefined;
+  if (edns?.options !== undefined) for (const o of edns.options) out.push(o.name, o.data);
+}
+
 /** Bytes before the message in a written wire: u8 flags (1: mDNS), u32 maxRecordsPerSection, u32 maxPointerHops (little-endian). */
 export const WIRE_HEADER_BYTES = 9;
 
