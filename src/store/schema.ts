@@ -31,7 +31,11 @@ export const SCHEMA_VERSION = 6;
  * Why these indexes (measured, see README.md "Indexes"): every one ends in `ts` so that
  * `x = ? ORDER BY ts, rowid` walks the index in page order without a sort, and a cursor
  * seeks into it. Each side of an endpoint has its own index because the plan's
- * `src OR dst` is answered by SQLite's OR-union of two index lookups.
+ * `src OR dst` is answered by SQLite's OR-union of two index lookups. Status and the
+ * namespaces are often absent (DNS has no status, a host outside Kubernetes no
+ * namespace), and the plan only ever asks for values, which imply NOT NULL: their
+ * indexes leave the NULL rows out (an insert 7.9 → 7.0 µs on the benchmark capture's
+ * rows). A store made before keeps its full indexes, which answer the same queries.
  */
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS entries (
@@ -50,13 +54,13 @@ CREATE TABLE IF NOT EXISTS entries (
 );
 CREATE INDEX IF NOT EXISTS entries_ts       ON entries(ts);
 CREATE INDEX IF NOT EXISTS entries_proto    ON entries(proto, ts);
-CREATE INDEX IF NOT EXISTS entries_status   ON entries(status, ts);
+CREATE INDEX IF NOT EXISTS entries_status   ON entries(status, ts) WHERE status IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_src_ip   ON entries(src_ip, ts);
 CREATE INDEX IF NOT EXISTS entries_dst_ip   ON entries(dst_ip, ts);
 CREATE INDEX IF NOT EXISTS entries_src_port ON entries(src_port, ts);
 CREATE INDEX IF NOT EXISTS entries_dst_port ON entries(dst_port, ts);
-CREATE INDEX IF NOT EXISTS entries_src_ns   ON entries(src_ns, ts);
-CREATE INDEX IF NOT EXISTS entries_dst_ns   ON entries(dst_ns, ts);
+CREATE INDEX IF NOT EXISTS entries_src_ns   ON entries(src_ns, ts) WHERE src_ns IS NOT NULL;
+CREATE INDEX IF NOT EXISTS entries_dst_ns   ON entries(dst_ns, ts) WHERE dst_ns IS NOT NULL;
 CREATE INDEX IF NOT EXISTS entries_stream   ON entries(stream);
 -- Entries per protocol, kept in the same transactions as the inserts and deletes, so
 -- stats() never counts a million rows.

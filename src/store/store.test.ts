@@ -256,6 +256,10 @@ describe('entry store with pipeline entries', () => {
         (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...p) as { detail: string }[]).map((r) => r.detail).join(' | ');
       assert.match(plan('SELECT rowid, ts, entry FROM entries WHERE proto IN (?) AND status = ? ORDER BY ts DESC, rowid DESC', 'http', 500), /entries_status/);
       assert.match(plan('SELECT rowid, ts, entry FROM entries WHERE (src_ip = ? OR dst_ip = ?) ORDER BY ts DESC, rowid DESC', 'x', 'x'), /entries_src_ip.*entries_dst_ip|MULTI-INDEX OR/);
+      // The status and namespace indexes leave NULLs out; what the plan asks for still uses them.
+      assert.match(plan('SELECT rowid, ts, entry FROM entries WHERE status BETWEEN ? AND ? ORDER BY ts DESC, rowid DESC', 500, 599), /entries_status/);
+      assert.match(plan('SELECT rowid, ts, entry FROM entries WHERE ts >= ? AND status = ? ORDER BY ts DESC, rowid DESC', 0, 500), /entries_status/);
+      assert.match(plan('SELECT rowid, ts, entry FROM entries WHERE (src_ns IN (?, ?) OR dst_ns IN (?, ?)) ORDER BY ts DESC, rowid DESC', 'a', 'b', 'a', 'b'), /entries_src_ns.*entries_dst_ns/);
     } finally {
       db.close();
     }
