@@ -4,7 +4,10 @@ import { emptyDecodedPacket, type DecodedPacket } from '../decode/types.js';
 import type { RawPacket } from '../capture/types.js';
 import { createDecoder } from '../decode/index.js';
 import { ethernetIpTcp, ethernetIpUdp } from '../decode/test-packets.js';
-import { BatchWriter, readBatch } from './packet-codec.js';
+import { join } from 'node:path';
+import { readCaptureFile } from '../capture/index.js';
+import { repoRoot } from '../../test/support/paths.js';
+import { BatchWriter, readBatch, readRecords } from './packet-codec.js';
 
 function packet(i: number, payloadBytes: number): DecodedPacket {
   const p = emptyDecodedPacket();
@@ -97,6 +100,50 @@ describe('packet batches between threads', () => {
     assert.deepEqual(
       seen.map((r) => [r.interfaceId, r.tsSec, r.tsNsec, r.capLen, r.origLen, r.linkType, r.data.toString('hex')]),
       frames.map((f, i) => [70_000 + i, 1_795_375_602 + i, 999_999_999 - i, f.length, f.length + 4, 1, f.toString('hex')]),
+    );
+  });
+
+  test('a live batch of bare pcap records reads back as the packets of the file, decoded the same, its cut tail left out', async () => {
+    const file: { raw: RawPacket; data: Buffer }[] = [];
+    // The reader's frames live in its read buffer: keep copies.
+    await readCaptureFile(join(repoRoot, 'src/protocols/http/fixtures/nginx.pcap'), (p) => {
+      const data = Buffer.from(p.data);
+      file.push({ raw: { ...p, data }, data });
+    });
+    assert.ok(file.length > 20);
+    // What the native capture hands over: 16-byte little-endian headers (microseconds here), then each frame.
+    const parts: Buffer[] = [];
+    for (const { raw, data } of file) {
+      const h = Buffer.alloc(16);
+      h.writeUInt32LE(raw.tsSec, 0);
+      h.writeUInt32LE(raw.tsNsec / 1000, 4);
+      h.writeUInt32LE(data.length, 8);
+      h.writeUInt32LE(raw.origLen, 12);
+      parts.push(h, data);
+    }
+    // A last record whose frame is cut short.
+    const cut = Buffer.alloc(16);
+    cut.writeUInt32LE(100, 8);
+    parts.push(cut, Buffer.alloc(10));
+    const batch = Buffer.concat(parts);
+    const ab = batch.buffer.slice(batch.byteOffset, batch.byteOffset + batch.length);
+    const reference = createDecoder();
+    const receiver = createDecoder();
+    const want = file.map(({ raw, data }) => {
+      const d = reference.decode({ ...raw, data });
+      return d === null ? null : plain(d);
+    });
+    const got: unknown[] = [];
+    const seen: unknown[] = [];
+    readRecords(ab, batch.length, 1, false, 3, (raw) => {
+      seen.push([raw.tsSec, raw.tsNsec, raw.capLen, raw.origLen, raw.linkType, raw.interfaceId, raw.recordOffset, raw.data.toString('hex')]);
+      const d = receiver.decode(raw);
+      got.push(d === null ? null : plain(d));
+    });
+    assert.deepEqual(got, want);
+    assert.deepEqual(
+      seen,
+      file.map(({ raw, data }) => [raw.tsSec, raw.tsNsec, data.length, raw.origLen, 1, 3, -1, data.toString('hex')]),
     );
   });
 });

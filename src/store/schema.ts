@@ -288,8 +288,9 @@ export function decodeRows(enc: EncodedRows): EntryRow[] {
  * stores before version 4) for the texts of a KFL plan (PushDownPlan.texts: printable
  * ASCII, none that JSON escapes): false only when some text is surely absent, so the row
  * can be skipped without being parsed. JSON, the split form's UTF-8 JSON skeleton, and
- * the texts it keeps of DNS records written as messages, hold such a text as it is; V8 holds a string as one-byte text when all of its
- * characters fit in Latin-1, else as UTF-16LE, so both spellings are looked for.
+ * the texts it keeps of DNS records written as messages, hold such a text as it is; V8
+ * holds a string as one-byte text when all of its characters fit in Latin-1, else as
+ * UTF-16LE, so both spellings are looked for.
  */
 export function storedFormHas(texts: readonly string[]): (stored: string | Buffer) => boolean {
   const oneByte = texts.map((t) => Buffer.from(t, 'latin1'));

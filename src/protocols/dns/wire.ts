@@ -49,7 +49,12 @@ export function responseFields(msg: DnsMessage): Record<string, unknown> {
   return out;
 }
 
-/** Keeps the message a record was made from beside it (not enumerable). */
+/**
+ * Keeps the message a record was made from beside it (not enumerable). The store writes
+ * the message in the record's place, so a record must not be changed once it has one:
+ * whatever changes records between the parser and the store (nothing does today) must
+ * make a new record, which has none.
+ */
 export function keepWire(record: Record<string, unknown>, wire: DnsWire): void {
   Object.defineProperty(record, WIRE, { value: wire });
 }
