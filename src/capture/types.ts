@@ -31,9 +31,10 @@ export interface RawPacket {
   /** Byte offset of this record in the (decompressed) capture stream; -1 for live sources. */
   recordOffset: number;
   /**
-   * Set (not enumerable) by the file readers, which leave a frame where it was read: its
-   * bytes are frame[frameOffset, frameOffset + capLen), and `data` is made from them only
-   * when asked for. A view per packet was a tenth of what `tapline read` allocated.
+   * Set (not enumerable) by the file readers, which leave a frame where it was read, and
+   * by readRecords for a live batch (src/pipeline/packet-codec.ts): its bytes are
+   * frame[frameOffset, frameOffset + capLen), and `data` is made from them only when
+   * asked for. A view per packet was a tenth of what `tapline read` allocated.
    */
   frame?: Buffer;
   frameOffset?: number;
