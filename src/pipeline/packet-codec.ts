@@ -232,7 +232,7 @@ export function readBatch(
 /**
  * A record of a live batch where it lies. Plain fields and a getter on the prototype: the
  * file readers' packet object (own properties made with defineProperty) made reading and
- * decoding the batches slower, 42–44 → 49–50 ms, where this is 35–39.
+ * decoding the batches slower, 42–44 → 49–50 ms, where this takes 38.
  */
 class RecordPacket implements RawPacket {
   tsSec = 0;
@@ -258,7 +258,7 @@ class RecordPacket implements RawPacket {
  * header, then the frame: what the live capture delivers) in `batch`'s first `length`
  * bytes, with one reused RawPacket whose frame is left where it is in `batch`, as the file
  * readers leave theirs (`data` is a view made only when read): reading and decoding the
- * benchmark capture's batches 42–44 → 35–39 ms, the views per packet gone.
+ * benchmark capture's batches 42–44 → 38 ms (medians of 10 passes), no view per packet.
  * A record cut short at the end is left out (the sender counted it).
  */
 export function readRecords(batch: ArrayBuffer, length: number, linkType: number, nanos: boolean, interfaceId: number, onPacket: (raw: RawPacket) => void): void {

@@ -495,8 +495,8 @@ export class DeferredGzipBody {
       cap: this.cap,
       maxDecodedBytes: this.limits.maxDecodedBytes,
       // The kept bytes themselves, not a copy: the entry's last reader gives their buffer
-      // back (giveEntryBodyBuffers). A copy per body was a malloc, and a free in a later
-      // collection: glibc's _int_free alone was a tenth of the tap's dissection thread.
+      // back (giveEntryBodyBuffers). A copy per body was a malloc and, at a later
+      // collection, a free (glibc's _int_free led the live dissection thread's profile).
       bytes: kept,
       overflow: this.overflow,
       gapped: this.gapped,
