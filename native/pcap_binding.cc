@@ -13,9 +13,9 @@
 // - The capture thread owns the pcap_t after activation: it alone reads packets,
 //   reads pcap_stats and closes the handle.
 // - Batches come from a fixed pool (bounded memory). The thread fills one and posts it
-//   through the ThreadSafeFunction; the JS-side callback copies it into a fresh
-//   Buffer, and the batch goes back to the pool when JS calls ack() after it has
-//   processed that Buffer (not when the copy is made). When JS is slower than the
+//   through the ThreadSafeFunction; the JS-side callback copies it into an ArrayBuffer
+//   (one JavaScript gives back, or a new one), and the batch goes back to the pool when
+//   JS calls ack() after it has processed that copy (not when the copy is made). When JS is slower than the
 //   wire, the pool runs dry, the thread waits, the kernel ring fills and the kernel
 //   counts the drops (ps_drop) -- memory never grows.
 // - Why the pool waits for ack(): Node runs queued ThreadSafeFunction calls back to
@@ -429,10 +429,23 @@ void CallJs(Napi::Env env, Napi::Function cb, Session* s, Item* item) {
   switch (item->kind) {
     case ItemKind::kBatch: {
       Batch* b = item->batch;
-      Napi::Buffer<uint8_t> buf = Napi::Buffer<uint8_t>::Copy(env, b->data.get(), b->len);
-      uint32_t packets = b->packets;
+      const size_t len = b->len;
+      const uint32_t packets = b->packets;
+      // JavaScript is asked first for a buffer it is done with (kind 3): filling one again
+      // touches no fresh memory, where a new buffer costs a page fault per 4 KiB on the way
+      // in and a free on the way out. Else a new one of the batch's full capacity, so that
+      // it can take any later batch.
+      Napi::ArrayBuffer ab;
+      try {
+        Napi::Value spare = cb.Call({Napi::Number::New(env, 3), Napi::Number::New(env, static_cast<double>(len))});
+        if (spare.IsArrayBuffer() && spare.As<Napi::ArrayBuffer>().ByteLength() >= len) ab = spare.As<Napi::ArrayBuffer>();
+      } catch (const Napi::Error&) {
+        // Not given one (the exception is cleared): a new buffer, and the batch is not lost.
+      }
+      if (ab.IsEmpty()) ab = Napi::ArrayBuffer::New(env, b->cap);
+      memcpy(ab.Data(), b->data.get(), len);
       s->Hand(b);
-      cb.Call({Napi::Number::New(env, 0), buf, Napi::Number::New(env, packets)});
+      cb.Call({Napi::Number::New(env, 0), ab, Napi::Number::New(env, packets), Napi::Number::New(env, static_cast<double>(len))});
       break;
     }
     case ItemKind::kError:

@@ -12,8 +12,10 @@ export const LinkType = {
 
 /**
  * One captured packet as a source delivers it. Sources reuse one object for every
- * packet: read what you need inside the callback; `data` itself (a view of a buffer
- * that is never overwritten) may be kept.
+ * packet: read what you need inside the callback. The file readers never overwrite the
+ * bytes `data` views, but a live batch goes back to the capture to be filled again once
+ * dissected (src/pipeline/batch-reuse.test.ts), so what dissection keeps past the
+ * packet's turn must be a copy.
  */
 export interface RawPacket {
   linkType: number;

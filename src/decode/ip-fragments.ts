@@ -92,7 +92,12 @@ export class FragmentTable {
       }
     }
     pieces.push({ start, end, data });
-    if (train.totalLen < 0 || !covers(pieces, train.totalLen)) return null;
+    if (train.totalLen < 0 || !covers(pieces, train.totalLen)) {
+      // Kept past this call, so copied: the caller's bytes may be a live batch that goes
+      // back to the capture thread to be filled again (src/pipeline/batch-reuse.test.ts).
+      pieces[pieces.length - 1]!.data = Buffer.from(data);
+      return null;
+    }
 
     this.trains.delete(key);
     this.reassembled++;

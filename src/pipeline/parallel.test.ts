@@ -124,6 +124,48 @@ describe('record batches', () => {
     }
   });
 
+  test('a batch at the start of a bigger buffer goes whole only when told, and comes back once dissected to carry the next ones', async () => {
+    const http = await packetsOf(join(repoRoot, 'src/protocols/http/fixtures/nginx.pcap'));
+    const want = serial(http);
+    const back: ArrayBuffer[] = [];
+    const out: Entry[] = [];
+    const p = createParallelPipeline({
+      workers: 1,
+      workerUrl: siblingModule(import.meta.url, 'test-worker'),
+      settings: { nodeName: 't' },
+      sinkData: null,
+      onSinkMessage: (m) => out.push(...(m as Entry[])),
+      onBatchBack: (b) => back.push(b),
+    });
+    const batches: Buffer[] = [];
+    for (let i = 0; i < http.length; i += 5) batches.push(recordBatch(http.slice(i, i + 5)));
+    const size = Math.max(...batches.map((b) => b.length)) + 4096;
+    try {
+      // Without `whole`, a batch shorter than its buffer is copied: the caller keeps it.
+      const spare = new ArrayBuffer(size);
+      const copied = Buffer.from(spare, 0, batches[0]!.length);
+      batches[0]!.copy(copied);
+      assert.equal(p.pushRecords(copied, http[0]!.linkType, true, 0), false);
+      assert.equal(spare.byteLength, size, 'not transferred');
+      // With it, the one buffer goes, comes back, and is filled again for every later batch.
+      let buffer: ArrayBuffer = spare;
+      for (const records of batches.slice(1)) {
+        const batch = Buffer.from(buffer, 0, records.length);
+        records.copy(batch);
+        assert.equal(p.pushRecords(batch, http[0]!.linkType, true, 0, true), true);
+        assert.equal(buffer.byteLength, 0, 'transferred whole');
+        const deadline = Date.now() + 10_000;
+        while (back.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
+        assert.equal(back.length, 1, 'the batch came back');
+        buffer = back.pop()!;
+        assert.equal(buffer.byteLength, size, 'the same buffer came back');
+      }
+    } finally {
+      await p.finish();
+    }
+    assert.deepEqual(out.map(keyOf).sort(), want);
+  });
+
   test('a record cut short at the end of a batch is counted and left out; the rest is dissected (1 and 2 workers)', async () => {
     const dns = await packetsOf(join(repoRoot, 'src/protocols/dns/fixtures/dns-dnsmasq.pcap'));
     const want = serial(dns);

@@ -59,6 +59,13 @@ export interface ParallelOptions {
   onFailure?(error: Error): void;
   /** V8 heap limits of each dissection thread (a thread past them dies and is reported through onFailure). */
   workerResourceLimits?: import('node:worker_threads').ResourceLimits;
+  /**
+   * With this, a record batch taken whole (pushRecords) comes back once its thread has
+   * dissected it and its sink has flushed what it completed, for the source to fill again
+   * (the live capture: src/tap/tap.ts). Nothing the dissection keeps may point into a
+   * batch (batch-reuse.test.ts checks it).
+   */
+  onBatchBack?(buffer: ArrayBuffer): void;
 }
 
 export interface ParallelPipeline {
@@ -69,9 +76,11 @@ export interface ParallelPipeline {
    * then the frame: what the live capture delivers). Takes the batch: with one worker it
    * is transferred whole, so `batch` must not be used afterwards. A record cut short at
    * the end is counted (`capture.batch_cut`) and left out. Returns whether the batch was
-   * taken (transferred); when not, the caller holds its only reference.
+   * taken (transferred); when not, the caller holds its only reference. `whole`: batch
+   * starts an ArrayBuffer nothing else views, which is then transferred as it is, however
+   * much longer it is than the batch (else only a buffer of exactly the batch is).
    */
-  pushRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number): boolean;
+  pushRecords(batch: Buffer, linkType: number, nanos: boolean, interfaceId: number, whole?: boolean): boolean;
   /** Sends every partly filled batch now (a live source calls it on a timer, so quiet traffic is not held back). */
   flushPartial(): void;
   /**
@@ -91,7 +100,7 @@ export interface ParallelPipeline {
 /** `units`: what the batch counts against maxInFlight (a record batch counts per batchBytes it holds). */
 type ToWorker =
   | { batch: ArrayBuffer; length: number }
-  | { records: ArrayBuffer; length: number; linkType: number; nanos: boolean; interfaceId: number; units: number }
+  | { records: ArrayBuffer; length: number; linkType: number; nanos: boolean; interfaceId: number; units: number; giveBack: boolean }
   | { clock: [sec: number, nsec: number] }
   | { finish: true };
 
@@ -106,7 +115,7 @@ interface WorkerSetup {
 
 /** A batch's acknowledgement or the end carry what the sink had to say, so a batch costs one message back. */
 type FromWorker =
-  | { ack: number; sink?: unknown }
+  | { ack: number; sink?: unknown; back?: ArrayBuffer }
   | { done: Omit<PipelineSummary, 'packets' | 'bytes'>; sink?: unknown }
   | { error: string };
 
@@ -148,8 +157,10 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     const lane: Lane = { index: i, worker, writer: new BatchWriter(batchBytes), inFlight: 0 };
     worker.on('message', (m: FromWorker) => {
       if ('sink' in m && m.sink !== undefined) opts.onSinkMessage?.(m.sink, i, 'ack' in m ? (m.ack > 0 ? 'batch' : 'clock') : 'end');
-      if ('ack' in m) lane.inFlight -= m.ack;
-      else if ('done' in m) lane.done = m.done;
+      if ('ack' in m) {
+        lane.inFlight -= m.ack;
+        if (m.back !== undefined) opts.onBatchBack?.(m.back);
+      } else if ('done' in m) lane.done = m.done;
       else if ('error' in m) fail(new Error(`dissection thread ${i}: ${m.error}`));
       wakeUp();
     });
@@ -191,9 +202,9 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
     enqueue(lanes[hash < 0 ? 0 : hash % n], packet, p);
   };
   const cutBatch = () => issues.count('capture.batch_cut');
-  /** The record batch as a transferable ArrayBuffer holding just its bytes. */
-  const ownBuffer = (batch: Buffer, length: number): ArrayBuffer =>
-    batch.byteOffset === 0 && batch.buffer.byteLength === length && !(batch.buffer instanceof SharedArrayBuffer)
+  /** The record batch as a transferable ArrayBuffer: its own, when it starts one that nothing else views (`whole`) or that holds just its bytes, else a copy. */
+  const ownBuffer = (batch: Buffer, length: number, whole: boolean): ArrayBuffer =>
+    batch.byteOffset === 0 && (whole || batch.buffer.byteLength === length) && !(batch.buffer instanceof SharedArrayBuffer)
       ? (batch.buffer as ArrayBuffer)
       : (batch.buffer.slice(batch.byteOffset, batch.byteOffset + length) as ArrayBuffer);
   const frame: RawPacket = { linkType: 0, interfaceId: 0, tsSec: 0, tsNsec: 0, capLen: 0, origLen: 0, data: Buffer.alloc(0), recordOffset: -1 };
@@ -215,7 +226,7 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
       if (hash >= 0) enqueue(lanes[hash % n], packet, null);
       else pushDecoded(packet);
     },
-    pushRecords(batch, linkType, nanos, interfaceId) {
+    pushRecords(batch, linkType, nanos, interfaceId, whole = false) {
       const len = batch.length;
       if (n === 1 && raw) {
         // One worker: the batch goes as it is, after what is already waiting for it.
@@ -240,9 +251,12 @@ export function createParallelPipeline(opts: ParallelOptions): ParallelPipeline 
         const units = Math.max(1, Math.ceil(o / batchBytes));
         lane.inFlight += units;
         opts.onBatchSent?.(0);
-        const records = ownBuffer(batch, o);
-        lane.worker.postMessage({ records, length: o, linkType, nanos, interfaceId, units } satisfies ToWorker, [records]);
-        return records === batch.buffer;
+        const records = ownBuffer(batch, o, whole);
+        const taken = records === batch.buffer;
+        // Only the caller's own buffer is worth giving back, not a copy made here.
+        const giveBack = taken && opts.onBatchBack !== undefined;
+        lane.worker.postMessage({ records, length: o, linkType, nanos, interfaceId, units, giveBack } satisfies ToWorker, [records]);
+        return taken;
       }
       frame.linkType = linkType;
       frame.interfaceId = interfaceId;
@@ -366,7 +380,10 @@ export function serveFlowWorker(createSink: (sinkData: unknown) => EntrySink): v
         if ('batch' in m) readBatch(m.batch, m.length, packet, decode, add);
         else readRecords(m.records, m.length, m.linkType, m.nanos, m.interfaceId, decodeAndAdd);
         const out = flush();
-        port.postMessage({ ack: 'units' in m ? m.units : 1, sink: out?.message } satisfies FromWorker, out?.transfer);
+        // What the batch completed is packed now, and nothing kept points into it: it can go back.
+        const back = 'records' in m && m.giveBack ? m.records : undefined;
+        const transfer = back === undefined ? out?.transfer : [...(out?.transfer ?? []), back];
+        port.postMessage({ ack: 'units' in m ? m.units : 1, sink: out?.message, back } satisfies FromWorker, transfer);
       } else if ('clock' in m) {
         flows.advance(m.clock[0], m.clock[1]);
         const out = flush();

@@ -126,8 +126,11 @@ class ProtocolDispatch implements FlowHandler {
       if (answer === 'more' && !udp) waiting = true;
     }
     if (waiting && buf.length < this.detection.maxProbeBytes) {
-      this.pending.push({ dir, data, sec, nsec });
-      this.probeBuf[dir] = buf;
+      // Kept past this call, so copied: the caller's bytes may be a live batch that goes
+      // back to the capture thread to be filled again (src/pipeline/batch-reuse.test.ts).
+      const kept = Buffer.from(data);
+      this.pending.push({ dir, data: kept, sec, nsec });
+      this.probeBuf[dir] = prior === null ? kept : buf;
       return;
     }
     if (waiting) this.opts.issues.count('protocol.probe_bytes_limit');

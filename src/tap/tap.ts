@@ -8,6 +8,7 @@ import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
 import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { decodeEntries, openEntryStore, type EntryStore } from '../store/index.js';
+import { BufferPool } from '../common/buffer-pool.js';
 import { batchGarbage } from './batch-garbage.js';
 import { openPacketRing, flowsFromEntries, type PacketRing } from '../pcap/index.js';
 import { createHub, createTapMetrics, loadOrCreateToken, startHub, type HubEntrySource, type HubLive, type HubPcapSource, type HubStatsSnapshot } from '../hub/index.js';
@@ -73,6 +74,8 @@ export interface Tap {
 const DISSECTION_BATCH_BYTES = 256 * 1024;
 /** Packet bytes waiting for dissection, at most, over all threads (the kernel buffer's default size); past it packets are dropped and counted. */
 const IN_FLIGHT_BYTES = 32 << 20;
+/** What a live capture batch holds at most (the addon's default batchBytes). */
+const CAPTURE_BATCH_BYTES = 1 << 20;
 
 /**
  * `tapline tap` on one machine: capture (live or from a file) → ring of raw packets →
@@ -133,6 +136,11 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const isLive = opts.source.kind === 'live';
   const budget = dissectionBudget(opts.memoryBytes, opts.workers);
   settings.reassemblyLimits = { maxFlows: budget.maxFlows, maxBufferedTotal: budget.maxBufferedTotal, ...settings.reassemblyLimits };
+  /**
+   * Live batches back from dissection, or not taken by it: the capture copies the next
+   * batches into them (LiveCaptureOptions.takeBuffer). As many as can be in flight.
+   */
+  const spareBatches = new BufferPool(Math.ceil(IN_FLIGHT_BYTES / CAPTURE_BATCH_BYTES));
   const pipeline = createParallelPipeline({
     workerResourceLimits: { maxOldGenerationSizeMb: budget.heapMb, maxYoungGenerationSizeMb: 16 },
     workers: opts.workers,
@@ -150,6 +158,8 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     // same order as the kernel's capture buffer, shared by all threads.
     maxInFlight: Math.max(8, Math.floor(IN_FLIGHT_BYTES / DISSECTION_BATCH_BYTES / Math.max(1, opts.workers))),
     batchBytes: DISSECTION_BATCH_BYTES,
+    // A live batch, once dissected, comes back here to be filled again (spareBatches).
+    onBatchBack: isLive ? (buffer) => spareBatches.give(buffer) : undefined,
     onFailure(err) {
       process.stderr.write(`tapline tap: a dissection thread failed (${err.message}); its packets are dropped from now on (drops.tapline)\n`);
     },
@@ -227,8 +237,14 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
         const { packets, bytes } = ring.writeRecords(batch, linkType, nanos, interfaceId);
         counters.packets += packets;
         counters.bytes += bytes;
-        if (!pipeline.pushRecords(batch, linkType, nanos, interfaceId)) garbage.add(batch.length);
+        // The capture gives every batch an ArrayBuffer of its own (LiveCaptureOptions.onBatch).
+        if (!pipeline.pushRecords(batch, linkType, nanos, interfaceId, true)) {
+          const before = spareBatches.size;
+          spareBatches.give(batch.buffer as ArrayBuffer);
+          if (spareBatches.size === before) garbage.add(batch.length);
+        }
       },
+      takeBuffer: (bytes) => spareBatches.take(bytes),
       onError(err) {
         process.stderr.write(`tapline tap: capture: ${err.message}\n`);
       },

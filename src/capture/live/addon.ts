@@ -76,8 +76,13 @@ export interface NativeOpenOptions extends CaptureSettings {
   device: string;
 }
 
-/** kind 0: (0, batch, packets); kind 1: (1, message, code); kind 2: (2) once, last. */
-export type NativeCallback = (kind: 0 | 1 | 2, value?: Buffer | string, extra?: number | string) => void;
+/**
+ * kind 0: (0, buffer, packets, length): a batch, the first `length` bytes of `buffer` (a
+ * Buffer of exactly the batch from addons built before session 14); kind 1: (1, message,
+ * code); kind 2: (2) once, last; kind 3: (3, bytes) before each batch, answered with an
+ * ArrayBuffer of at least `bytes` to copy it into, or undefined.
+ */
+export type NativeCallback = (kind: 0 | 1 | 2 | 3, value?: ArrayBuffer | Buffer | string | number, extra?: number | string, length?: number) => ArrayBuffer | undefined | void;
 
 export interface NativeAddressRecord {
   family: 'inet' | 'inet6' | 'link' | 'unknown';

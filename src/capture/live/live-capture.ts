@@ -13,8 +13,18 @@ export type TsResolution = 'us' | 'ns';
 export interface LiveCaptureOptions extends CaptureSettings {
   /** Interface names, or 'any' (Linux's "any" device: every interface, SLL2 link type when libpcap has it). */
   interfaces: string[] | 'any';
-  /** One call per batch. `batch` is a fresh Buffer: it may be kept. */
+  /**
+   * One call per batch. `batch` views the start of an ArrayBuffer of its own (`batch.buffer`,
+   * byteOffset 0; the bytes after `batch.length` are not the batch's): it may be kept, or
+   * handed on whole (transferred), or that ArrayBuffer given back through `takeBuffer`.
+   */
   onBatch(batch: Buffer, linkType: number, tsResolution: TsResolution, interfaceName: string): void;
+  /**
+   * An ArrayBuffer of at least `bytes` that nothing uses any more (one of the batches'),
+   * for the next batch to be copied into instead of fresh memory; undefined for a new one
+   * (which costs a page fault per 4 KiB filled, and a free once collected).
+   */
+  takeBuffer?(bytes: number): ArrayBuffer | undefined;
   /** Errors while running (`capture.read_failed`, `capture.callback_failed`); the other interfaces go on. */
   onError(err: LiveCaptureError): void;
 }
@@ -169,9 +179,18 @@ function openOne(
         statsIntervalMs: opts.statsIntervalMs,
         drainMaxMs: opts.drainMaxMs,
       },
-      (kind, value, extra) => {
+      (kind, value, extra, length) => {
+        if (kind === 3) {
+          // The native side asks for a buffer to fill; it must not throw.
+          try {
+            return opts.takeBuffer?.(value as number);
+          } catch {
+            return undefined;
+          }
+        }
         if (kind === 0) {
-          queue.push(value as Buffer);
+          // Addons built before buffers were given back hand over a Buffer of the batch's size.
+          queue.push(value instanceof ArrayBuffer ? Buffer.from(value, 0, length as number) : (value as Buffer));
           if (!pumping) {
             pumping = true;
             setImmediate(pump);
