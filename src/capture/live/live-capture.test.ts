@@ -140,7 +140,10 @@ describe('openLiveCapture on a veth between test namespaces', { skip: skipNet },
   const all = collector();
   const dnsOnly = collector();
   const anyDev = collector();
-  let caps: { all: LiveCapture; dnsOnly: LiveCapture; any: LiveCapture };
+  // Copies each batch out and gives its buffer back (takeBuffer), as the tap does once a
+  // batch is dissected; every other time it offers one too small, which must not be used.
+  const again = { batches: [] as Buffer[], given: new Set<ArrayBuffer>(), spare: undefined as ArrayBuffer | undefined, refills: 0, asked: 0 };
+  let caps: { all: LiveCapture; dnsOnly: LiveCapture; any: LiveCapture; again: LiveCapture };
   let tlcIndex: number;
   let startedAt: number;
   let stoppedAt: number;
@@ -157,6 +160,25 @@ describe('openLiveCapture on a veth between test namespaces', { skip: skipNet },
       all: openLiveCapture({ ...common, interfaces: [net.iface.client], onBatch: all.onBatch, onError: all.onError }),
       dnsOnly: openLiveCapture({ ...common, interfaces: [net.iface.client], filter: 'port 53', onBatch: dnsOnly.onBatch, onError: dnsOnly.onError }),
       any: openLiveCapture({ ...common, interfaces: 'any', onBatch: anyDev.onBatch, onError: anyDev.onError }),
+      again: openLiveCapture({
+        ...common,
+        interfaces: [net.iface.client],
+        batchBytes: 4096, // many batches of this short traffic
+        onBatch: (batch) => {
+          assert.equal(batch.byteOffset, 0);
+          if (again.given.has(batch.buffer as ArrayBuffer)) again.refills++;
+          again.batches.push(Buffer.from(batch));
+          batch.fill(0xa5); // what was delivered is not read again
+          again.spare = batch.buffer as ArrayBuffer;
+        },
+        takeBuffer: (bytes) => {
+          const b = again.asked++ % 2 === 1 ? new ArrayBuffer(Math.max(0, bytes - 1)) : again.spare;
+          again.spare = undefined;
+          if (b !== undefined) again.given.add(b);
+          return b;
+        },
+        onError: (e) => assert.fail(e),
+      }),
     };
     tlcIndex = Number(/^(\d+):/.exec(execFileSync('ip', ['-n', net.ns.client, '-o', 'link', 'show', net.iface.client], { encoding: 'utf8' }))![1]);
 
@@ -182,14 +204,14 @@ describe('openLiveCapture on a veth between test namespaces', { skip: skipNet },
 
     // Ours drain the kernel's buffers before they resolve; tcpdump runs in immediate mode
     // and writes each packet through (-U), so it is stopped after ours.
-    await Promise.all([caps.all.stop(), caps.dnsOnly.stop(), caps.any.stop()]);
+    await Promise.all([caps.all.stop(), caps.dnsOnly.stop(), caps.any.stop(), caps.again.stop()]);
     stoppedAt = Date.now();
     tcpdumpReport = await tcpdump.stop();
     tcpdumpPackets = await readFilePackets(file);
   });
 
   after(async () => {
-    await Promise.all(caps ? [caps.all.stop(), caps.dnsOnly.stop(), caps.any.stop()] : []);
+    await Promise.all(caps ? [caps.all.stop(), caps.dnsOnly.stop(), caps.any.stop(), caps.again.stop()] : []);
     await net?.destroy();
   });
 
@@ -254,6 +276,28 @@ describe('openLiveCapture on a veth between test namespaces', { skip: skipNet },
     assert.equal(s.interfaces[0]!.name, 'tlc0');
     assert.equal(s.interfaces[0]!.running, false);
     assert.equal(s.interfaces[0]!.captured, n);
+  });
+
+  test('batches copied into buffers given back (takeBuffer) hold the same packets; a buffer too small is not used', () => {
+    const records = (bs: Buffer[]): string[] => {
+      const out: string[] = [];
+      for (const b of bs) {
+        // Bytes only: a received packet is stamped per socket (see the timestamps test). IPv6
+        // chatter may come between the two captures' starts (see the tcpdump test).
+        const parser = createPcapRecordParser(LinkType.ETHERNET, 262144, 'ns', (p) => {
+          if (ethernetL3(p.data)[0] !== 0x86dd) out.push(p.data.toString('hex'));
+        });
+        parser.push(b);
+        parser.end();
+      }
+      return out;
+    };
+    const want = records(all.batches.map((b) => b.batch));
+    assert.ok(want.length > 60);
+    assert.deepEqual(records(again.batches), want);
+    assert.ok(again.asked >= again.batches.length, `asked ${again.asked} times for ${again.batches.length} batches`);
+    // Half the offers were big enough: those batches came in the buffer given back.
+    assert.ok(again.refills >= 1 && again.refills <= Math.ceil(again.batches.length / 2), `${again.refills} of ${again.batches.length} batches refilled`);
   });
 
   test('filter "port 53" captures the DNS packets and nothing else', () => {
