@@ -15,9 +15,9 @@
 // - Batches come from a fixed pool (bounded memory). The thread fills one and posts it
 //   through the ThreadSafeFunction; the JS-side callback copies it into an ArrayBuffer
 //   (one JavaScript gives back, or a new one), and the batch goes back to the pool when
-//   JS calls ack() after it has processed that copy (not when the copy is made). When JS is slower than the
-//   wire, the pool runs dry, the thread waits, the kernel ring fills and the kernel
-//   counts the drops (ps_drop) -- memory never grows.
+//   JS calls ack() after it has processed that copy (not when the copy is made). When
+//   JS is slower than the wire, the pool runs dry, the thread waits, the kernel ring
+//   fills and the kernel counts the drops (ps_drop) -- memory never grows.
 // - Why the pool waits for ack(): Node runs queued ThreadSafeFunction calls back to
 //   back, up to 1000 per event-loop turn, and keeps going while calls are posted
 //   during them. If batches went back to the pool at the copy, a consumer slower than

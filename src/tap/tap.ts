@@ -138,7 +138,8 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   settings.reassemblyLimits = { maxFlows: budget.maxFlows, maxBufferedTotal: budget.maxBufferedTotal, ...settings.reassemblyLimits };
   /**
    * Live batches back from dissection, or not taken by it: the capture copies the next
-   * batches into them (LiveCaptureOptions.takeBuffer). As many as can be in flight.
+   * batches into them (LiveCaptureOptions.takeBuffer). At most as many as full batches
+   * can be in flight; the rest are let go.
    */
   const spareBatches = new BufferPool(Math.ceil(IN_FLIGHT_BYTES / CAPTURE_BATCH_BYTES));
   const pipeline = createParallelPipeline({
