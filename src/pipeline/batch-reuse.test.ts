@@ -56,11 +56,11 @@ function cutUp(packets: readonly Packet[]): Packet[] {
   for (const p of packets) {
     const d = p.data;
     const ip = 14;
-    if (p.linkType === 1 && d.length >= 14 + 20 + 24 && d.readUInt16BE(12) === 0x0800 && d[23] === 17 && (d.readUInt16BE(ip + 6) & 0x3fff) === 0) {
+    const hl = d.length > ip ? (d[ip]! & 0x0f) * 4 : 0;
+    const total = d.length >= ip + 4 ? Math.min(d.length - ip, d.readUInt16BE(ip + 2)) : 0;
+    const first = 16; // bytes of the IP payload in the first fragment (a multiple of 8)
+    if (p.linkType === 1 && d.length >= 34 && d.readUInt16BE(12) === 0x0800 && d[23] === 17 && (d.readUInt16BE(ip + 6) & 0x3fff) === 0 && total - hl > first) {
       // A UDP datagram in two IP fragments, the second first every other time.
-      const hl = (d[ip]! & 0x0f) * 4;
-      const total = Math.min(d.length - ip, d.readUInt16BE(ip + 2));
-      const first = 16; // bytes of the IP payload in the first fragment (a multiple of 8)
       const frag = (from: number, to: number, more: boolean): Packet => {
         const f = Buffer.concat([d.subarray(0, ip + hl), d.subarray(ip + hl + from, ip + hl + to)]);
         f.writeUInt16BE(hl + to - from, ip + 2);
@@ -75,7 +75,7 @@ function cutUp(packets: readonly Packet[]): Packet[] {
       out.push(p);
       continue;
     }
-    const tcp = ip + (d[ip]! & 0x0f) * 4;
+    const tcp = ip + hl;
     const at = tcp + (d[tcp + 12]! >> 4) * 4;
     const end = Math.min(d.length, ip + d.readUInt16BE(ip + 2));
     if (at >= end) {
