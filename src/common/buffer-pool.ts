@@ -24,12 +24,10 @@ export class BufferPool {
     return b;
   }
 
-  /** A buffer nothing uses any more. A detached one (transferred since) is let go. */
-  give(buf: ArrayBuffer): void {
-    if (buf.byteLength > 0 && this.free.length < this.maxBuffers) this.free.push(buf);
-  }
-
-  get size(): number {
-    return this.free.length;
+  /** A buffer nothing uses any more; false when it is let go (detached, or the pool is full). */
+  give(buf: ArrayBuffer): boolean {
+    if (buf.byteLength === 0 || this.free.length >= this.maxBuffers) return false;
+    this.free.push(buf);
+    return true;
   }
 }

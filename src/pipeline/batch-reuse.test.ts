@@ -8,9 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { corpusDir, repoRoot } from '../../test/support/paths.js';
+import { corpusCaptures, corpusDir, repoRoot } from '../../test/support/paths.js';
 import { readCaptureFile } from '../capture/index.js';
 import { createDecoder } from '../decode/index.js';
 import type { Entry } from '../entries/index.js';
@@ -135,7 +134,7 @@ const files = [
   join(fixtureDir, 'http/fixtures/nginx.pcap'),
   join(fixtureDir, 'dns/fixtures/dns-dnsmasq.pcap'),
   join(repoRoot, 'examples/demo.pcapng'),
-  ...(existsSync(corpusDir) ? readdirSync(corpusDir).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(corpusDir, f)) : []),
+  ...corpusCaptures(),
 ];
 
 test('entries made from a record buffer that is overwritten after every packet are those of fresh buffers', async () => {

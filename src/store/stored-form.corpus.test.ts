@@ -8,9 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { corpusDir } from '../../test/support/paths.js';
+import { corpusCaptures } from '../../test/support/paths.js';
 import { readCaptureFile } from '../capture/index.js';
 import type { Entry } from '../entries/index.js';
 import { createPipeline } from '../pipeline/index.js';
@@ -52,7 +51,7 @@ function textsOf(v: unknown, out: string[] = []): string[] {
 const files = [
   join(fixtureDir, 'http/fixtures/nginx.pcap'),
   join(fixtureDir, 'dns/fixtures/dns-dnsmasq.pcap'),
-  ...(existsSync(corpusDir) ? readdirSync(corpusDir).filter((f) => /\.pcap(ng)?$/.test(f)).sort().map((f) => join(corpusDir, f)) : []),
+  ...corpusCaptures(),
 ];
 
 test('every stored entry of every corpus capture reads back as the eager parser makes it', async () => {

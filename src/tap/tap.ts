@@ -160,7 +160,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     maxInFlight: Math.max(8, Math.floor(IN_FLIGHT_BYTES / DISSECTION_BATCH_BYTES / Math.max(1, opts.workers))),
     batchBytes: DISSECTION_BATCH_BYTES,
     // A live batch, once dissected, comes back here to be filled again (spareBatches).
-    onBatchBack: isLive ? (buffer) => spareBatches.give(buffer) : undefined,
+    onBatchBack: isLive ? (buffer) => void spareBatches.give(buffer) : undefined,
     onFailure(err) {
       process.stderr.write(`tapline tap: a dissection thread failed (${err.message}); its packets are dropped from now on (drops.tapline)\n`);
     },
@@ -238,12 +238,9 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
         const { packets, bytes } = ring.writeRecords(batch, linkType, nanos, interfaceId);
         counters.packets += packets;
         counters.bytes += bytes;
-        // The capture gives every batch an ArrayBuffer of its own (LiveCaptureOptions.onBatch).
-        if (!pipeline.pushRecords(batch, linkType, nanos, interfaceId, true)) {
-          const before = spareBatches.size;
-          spareBatches.give(batch.buffer as ArrayBuffer);
-          if (spareBatches.size === before) garbage.add(batch.length);
-        }
+        // The capture gives every batch an ArrayBuffer of its own (LiveCaptureOptions.onBatch):
+        // one dissection did not take is a spare again, or garbage when there are enough.
+        if (!pipeline.pushRecords(batch, linkType, nanos, interfaceId, true) && !spareBatches.give(batch.buffer as ArrayBuffer)) garbage.add(batch.length);
       },
       takeBuffer: (bytes) => spareBatches.take(bytes),
       onError(err) {

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { projectRoot } from '../../src/common/native.js';
 
@@ -12,3 +12,12 @@ export const repoRoot: string = (() => {
 /** `../shared/` beside the project: the corpus and Falco payloads (read in place, never copied). */
 export const sharedDir: string = resolve(repoRoot, '..', 'shared');
 export const corpusDir: string = join(sharedDir, 'corpus', 'tcpdump');
+
+/** Paths of the corpus's capture files (.pcap, .pcapng), sorted; none when the corpus is absent. */
+export function corpusCaptures(): string[] {
+  if (!existsSync(corpusDir)) return [];
+  return readdirSync(corpusDir)
+    .filter((f) => /\.pcap(ng)?$/.test(f))
+    .sort()
+    .map((f) => join(corpusDir, f));
+}
