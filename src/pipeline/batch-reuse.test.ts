@@ -13,13 +13,13 @@ import { corpusCaptures, corpusDir, repoRoot } from '../../test/support/paths.js
 import { readCaptureFile } from '../capture/index.js';
 import { createDecoder } from '../decode/index.js';
 import type { Entry } from '../entries/index.js';
+import { storeParserSettings } from '../protocols/types.js';
 import { fixtureDir } from '../store/bench.js';
 import { decodeEntries, encodeRows } from '../store/schema.js';
 import { readRecords } from './packet-codec.js';
 import { createFlowPipeline } from './pipeline.js';
 
-/** What `tapline tap` sets (src/tap/tap.ts). */
-const TAP = { deferGzipBodies: true, lazyBodyText: true, dnsWire: true };
+const TAP = storeParserSettings;
 
 interface Packet {
   linkType: number;

@@ -72,6 +72,11 @@ export interface ParserSettings {
    * the store writes in their place: `tapline tap` sets it.
    */
   dnsWire: boolean;
+  /**
+   * HTTP records keep their head's text beside them (src/protocols/http/kept-head.ts), which
+   * the store writes in place of the fields made from it: `tapline tap` sets it.
+   */
+  httpHeads: boolean;
 }
 
 export const defaultParserSettings: ParserSettings = {
@@ -80,6 +85,20 @@ export const defaultParserSettings: ParserSettings = {
   deferGzipBodies: false,
   lazyBodyText: false,
   dnsWire: false,
+  httpHeads: false,
+};
+
+/**
+ * What a dissection thread whose entries go to the store sets (`tapline tap`): gzip bodies
+ * are decoded when their entries are read, body texts stay bytes, and DNS messages and
+ * HTTP heads are written in place of the records' JSON. The tests of the stored form use
+ * the same.
+ */
+export const storeParserSettings: Readonly<Partial<ParserSettings>> = {
+  deferGzipBodies: true,
+  lazyBodyText: true,
+  dnsWire: true,
+  httpHeads: true,
 };
 
 /** An incremental parser for one flow: bytes in (by direction), items out through ctx.emit. */

@@ -9,7 +9,7 @@ import { deserialize } from 'node:v8';
 import { hasDeferred, resolveDeferred, type Entry } from '../entries/index.js';
 import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText, stringifyUnsettled } from '../protocols/http/lazy-text.js';
-import { hasWire, readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
+import { hasRecordBytes, readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type SplitParts } from './split-form.js';
 
 /**
  * Bumped when the table changes shape; a store of a newer version is refused at open, an
@@ -24,8 +24,11 @@ import { hasWire, readSplit, splitBytes, splitParts, SPLIT_TAG, writeSplit, type
  * 5: body texts still bytes are written as they are (split-form slots 7 and 8). 6: a DNS
  * entry's records may be written as their messages (split-form slots 9 and 10, which an
  * older Tapline would take for damage); a store of version 2 to 5 only has its number raised.
+ * 7: an HTTP entry's records may be written with their heads' text in place of the fields
+ * made from them (split-form slots 12 and 13); a store of version 2 to 6 only has its
+ * number raised.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /*
  * Why these indexes (measured, see README.md "Indexes"): every one ends in `ts` so that
@@ -133,7 +136,7 @@ function textLength(side: unknown, key: string): number {
 function splits(entry: Entry): boolean {
   let body = 0;
   for (const [side, key] of BODY_SIDES) body += textLength(entry[side], key);
-  return body >= SPLIT_FROM_BODY_CHARS || hasDeferred(entry) || hasWire(entry);
+  return body >= SPLIT_FROM_BODY_CHARS || hasDeferred(entry) || hasRecordBytes(entry);
 }
 
 /**

@@ -10,6 +10,11 @@ import { fixtureDir, fixtureEntries } from './bench.js';
 import { entryOf, storedForm, storedFormHas } from './schema.js';
 import { readSplit, splitBytes, splitParts, SplitFormError, SPLIT_TAG, writeSplit } from './split-form.js';
 import { lazyText, pendingText } from '../protocols/http/lazy-text.js';
+import { HEAD_KEYS, headOf } from '../protocols/http/kept-head.js';
+import { chunk, httpSamples, T0 } from '../protocols/http/samples.js';
+import { runParser, sampleConn, type SampleChunk } from '../protocols/conformance.js';
+import { http } from '../protocols/http/index.js';
+import { createEntryBuilder } from '../entries/index.js';
 
 /** A deferred gzip body as the HTTP parser records one (deferGzipBodies). */
 function deferredOf(text: string): Record<string, unknown> {
@@ -40,6 +45,62 @@ function withBodies(base: Entry, id: string, request: Record<string, unknown> | 
     response: { ...base.response, ...(response ? { content: response } : {}) },
   } as Entry;
 }
+
+/** The entries of one connection's chunks, as the HTTP parser makes them with `settings`. */
+function httpEntries(chunks: readonly SampleChunk[], settings: Partial<typeof defaultParserSettings>, limits: Record<string, number> = {}): Entry[] {
+  const conn = sampleConn('tcp');
+  const run = runParser(http, conn, chunks, { settings: { ...defaultParserSettings, ...settings }, limits });
+  const build = createEntryBuilder({ nodeName: 'x' });
+  return run.items.map((item, i) => build(conn, item, i));
+}
+
+/** Every string in a JSON value. */
+function stringsOf(v: unknown, out: string[] = []): string[] {
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) for (const x of v) stringsOf(x, out);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stringsOf(x, out);
+  return out;
+}
+
+/** Heads whose fields are not all pieces of their text, and limits that change what is kept. */
+const oddHeads: { name: string; chunks: SampleChunk[]; limits?: Record<string, number> }[] = [
+  {
+    name: 'joined fields, obs-fold, __proto__, Latin-1, decoded query, absolute form',
+    chunks: [
+      chunk(
+        0,
+        'GET http://api.example:8080/v1/items/?q=caf%C3%A9+au+lait&tag=a&tag=b&bad=%E0%A4%A&e%3Dq=1&plus=a+b HTTP/1.1\r\n' +
+          'X-Multi: one\r\nx-multi: two\r\n__proto__: polluted\r\nX-Folded: first\r\n  second line\r\nX-Latin: caf\xe9\r\n' +
+          'Cookie: a=1; b = 2 \r\nCookie: c=3\r\nContent-Length: 0\r\n\r\n',
+      ),
+      chunk(1, 'HTTP/1.1 404 Not \xc4\xe9 Found\r\nSet-Cookie: s=1; Path=/\r\nSet-Cookie: t=2\r\nVary: Accept\r\nVary: Cookie\r\nContent-Length: 2\r\n\r\nno', T0, 500),
+    ],
+  },
+  {
+    name: 'trailers merged into the response headers: that head is not kept',
+    chunks: [
+      chunk(0, 'GET /t HTTP/1.1\r\nHost: t\r\nTE: trailers\r\n\r\n'),
+      chunk(1, 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n3\r\nabc\r\n0\r\nX-Sum: 42\r\n\r\n', T0, 100),
+    ],
+  },
+  {
+    name: 'more fields than maxHeaders: the limit is kept with the head',
+    limits: { maxHeaders: 3 },
+    chunks: [
+      chunk(0, 'GET /many HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nA: 5\r\nContent-Length: 0\r\n\r\n'),
+      chunk(1, 'HTTP/1.0 200 OK\r\nE: 1\r\nF: 2\r\nG: 3\r\nH: 4\r\nContent-Length: 0\r\n\r\n', T0, 100),
+    ],
+  },
+  {
+    name: 'a head cut at maxHeaderBytes',
+    limits: { maxHeaderBytes: 120 },
+    chunks: [
+      chunk(0, 'GET /cut HTTP/1.1\r\nHost: c\r\nX-Long: ' + 'v'.repeat(60) + '\r\nX-Longer: ' + 'w'.repeat(200) + '\r\n\r\n'),
+      chunk(1, 'HTTP/1.1 204 No Content\r\n\r\n', T0, 100),
+    ],
+  },
+  { name: 'a response without its request', chunks: [chunk(1, 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n')] },
+];
 
 describe('the split stored form', () => {
   test('entries with body texts and deferred bodies read back as JSON would keep them, and the entry is not changed', async () => {
@@ -170,6 +231,67 @@ describe('the split stored form', () => {
     assert.throws(() => readSplit(cut), (e: unknown) => e instanceof SplitFormError && /slot 9: not a DNS message as written/.test(e.message));
   });
 
+  test('HTTP records kept with their heads are stored as the heads and read back as the records, byte for byte', () => {
+    const cases = [...httpSamples.map((c) => ({ name: c.name, chunks: c.chunks, limits: undefined })), ...oddHeads];
+    let heads = 0;
+    let storedBytes = 0;
+    let jsonBytes = 0;
+    for (const c of cases) {
+      const eager = httpEntries(c.chunks, {}, c.limits);
+      const kept = httpEntries(c.chunks, { httpHeads: true }, c.limits);
+      assert.ok(eager.length > 0 && kept.length === eager.length, `${c.name}: ${kept.length} entries`);
+      for (let i = 0; i < kept.length; i++) {
+        const json = JSON.stringify(eager[i]);
+        assert.equal(JSON.stringify(kept[i]), json, `${c.name}: the records themselves are unchanged`);
+        for (const side of ['request', 'response'] as const) {
+          const record = kept[i]![side] as Record<string, unknown> | undefined;
+          if (record === undefined) continue;
+          const head = headOf(record);
+          // Trailers merged into the headers: the fields are no longer what the head reads to.
+          const headers = record.headers as Record<string, string>;
+          if (headers.Trailer !== undefined && headers[headers.Trailer] !== undefined) {
+            assert.equal(head, undefined, `${c.name}: a head whose fields were changed is not kept`);
+            continue;
+          }
+          assert.ok(head !== undefined, `${c.name}: ${side} head kept`);
+          heads++;
+        }
+        const stored = storedForm(kept[i]!);
+        assert.ok(Buffer.isBuffer(stored) && stored[0] === SPLIT_TAG, `${c.name}: the split form`);
+        storedBytes += stored.length;
+        jsonBytes += Buffer.byteLength(json);
+        assert.equal(JSON.stringify(entryOf(stored)), json, `${c.name}: entry ${i} reads back byte for byte`);
+        // Every text of the head fields is in the stored bytes, where storedFormHas looks for KFL's literals.
+        const skeleton = JSON.parse(stored.toString('utf8', 5, 5 + stored.readUInt32LE(1))) as Record<string, Record<string, unknown>>;
+        for (const side of ['request', 'response'] as const) {
+          const record = JSON.parse(json)[side] as Record<string, unknown> | undefined;
+          if (record === undefined || headOf(kept[i]![side]) === undefined) continue;
+          for (const k of HEAD_KEYS[side]) {
+            assert.ok(!(k in skeleton[side]), `${c.name}: ${side}.${k} is not in the skeleton`);
+            for (const t of stringsOf(record[k])) {
+              assert.ok(stored.includes(Buffer.from(t, 'latin1')) || stored.includes(Buffer.from(t, 'utf8')), `${c.name}: ${side}.${k}: ${JSON.stringify(t)} is in the stored bytes`);
+              if (/^[\x20-\x7e]+$/.test(t) && !/["\\]/.test(t)) assert.equal(storedFormHas([t])(stored), true, `${c.name}: storedFormHas ${JSON.stringify(t)}`);
+            }
+          }
+        }
+        assert.equal(storedFormHas(['not-in-this-entry.example'])(stored), false);
+      }
+    }
+    assert.ok(heads >= 14, `heads kept: ${heads}`);
+    assert.ok(storedBytes < jsonBytes, `${storedBytes} bytes stored against ${jsonBytes} of JSON`);
+    // The joined and decoded values are not in the heads as they are, and are found all the same.
+    const [odd] = httpEntries(oddHeads[0]!.chunks, { httpHeads: true });
+    const stored = storedForm(odd!) as Buffer;
+    const request = odd!.request as { headers: Record<string, string>; queryString: Record<string, string | string[]> };
+    assert.equal(request.headers['X-Multi'], 'one, two');
+    assert.equal(request.headers['X-Folded'], 'first second line');
+    assert.deepEqual(request.queryString.q, 'café au lait');
+    assert.equal(request.queryString['e=q'], '1');
+    for (const t of ['one, two', 'first second line', 'caf', ' au lait', 'e=q', 'a b']) assert.equal(storedFormHas([t])(stored), true, t);
+    assert.equal((odd!.response as { headers: Record<string, string> }).headers.Vary, 'Accept, Cookie');
+    assert.equal(storedFormHas(['Accept, Cookie'])(stored), true);
+  });
+
   test('a damaged split form is an error that says what is wrong, never a wrong entry', async () => {
     const base = await httpBase();
     const good = splitBytes(withBodies(base, 'd', undefined, { mimeType: 'text/plain', text: 'y'.repeat(2000) }))!;
@@ -179,8 +301,12 @@ describe('the split stored form', () => {
     expectError(Buffer.concat([good, Buffer.from([0])]), /1 bytes after the last value/);
     const skeletonEnd = 5 + good.readUInt32LE(1);
     const badSlot = Buffer.from(good);
-    badSlot[skeletonEnd + 1] = 12;
-    expectError(badSlot, /unknown slot 12/);
+    badSlot[skeletonEnd + 1] = 14;
+    expectError(badSlot, /unknown slot 14/);
+    // An HTTP head's slot whose bytes are not a head.
+    const notHead = Buffer.from(good);
+    notHead[skeletonEnd + 1] = 13;
+    expectError(notHead, /slot 13: not an HTTP response head as written/);
     // A DNS message's slot where the skeleton holds the record itself.
     const notNull = Buffer.from(good);
     notNull[skeletonEnd + 1] = 9;

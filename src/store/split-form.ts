@@ -26,11 +26,19 @@
  * its place in the skeleton holds null. Slot 11 then holds the records' texts, joined by
  * zero bytes, for a text search of the stored bytes (storedFormHas), which
  * would not find a name in a message (labels) or an address (four bytes); reading skips it.
+ *
+ * An HTTP record whose head the parser kept (ParserSettings.httpHeads) is written without
+ * the fields made from the head (method to cookies, status to cookies), and the head's text
+ * in slots 12 and 13: u32 maxHeaders, then the text as latin1 (src/protocols/http/kept-head.ts).
+ * Reading parses the head again and puts those fields back before the record's others, in
+ * the order the parser makes them. What the fields hold that the head does not hold as it
+ * is (joined values, decoded query parts: headTexts) goes into slot 11 too.
  */
 import type { Entry } from '../entries/index.js';
 import { BODY_SIDES } from '../entries/body-sides.js';
 import { pendingText } from '../protocols/http/lazy-text.js';
 import { recordOfWire, recordTexts, wireOf, writeWire, WIRE_HEADER_BYTES, type DnsWire } from '../protocols/dns/wire.js';
+import { HEAD_KEYS, headBytes, headFieldsOf, headOf, headTexts, writeHead, type KeptHead } from '../protocols/http/kept-head.js';
 import { StoreError } from './errors.js';
 
 export const SPLIT_TAG = 0xfd;
@@ -50,12 +58,15 @@ const SLOTS = [
 /** Slots past SLOTS: a DNS record written as its message, by slot number − WIRE_SLOT. */
 const WIRE_SLOT = SLOTS.length + 1;
 const WIRE_SIDES = ['request', 'response'] as const;
-/** The texts of the records written as messages (recordTexts), for searching only. */
+/** The texts of the records written as messages (recordTexts) or heads (headTexts), for searching only. */
 const TEXTS_SLOT = WIRE_SLOT + WIRE_SIDES.length;
+/** An HTTP record's head, by slot number − HEAD_SLOT (the sides of WIRE_SIDES). */
+const HEAD_SLOT = TEXTS_SLOT + 1;
 
-/** Whether the entry has a DNS record to write as its message. */
-export function hasWire(entry: Entry): boolean {
-  return wireOf(entry.request) !== undefined || wireOf(entry.response) !== undefined;
+/** Whether the entry has a DNS record to write as its message or an HTTP record to write with its head. */
+export function hasRecordBytes(entry: Entry): boolean {
+  const { request, response } = entry;
+  return wireOf(request) !== undefined || wireOf(response) !== undefined || headOf(request) !== undefined || headOf(response) !== undefined;
 }
 
 type Rec = Record<string, unknown>;
@@ -71,7 +82,7 @@ function record(v: unknown): Rec | undefined {
 export interface SplitParts {
   skeleton: string;
   slots: number[];
-  values: (string | Uint8Array | DnsWire)[];
+  values: (string | Uint8Array | DnsWire | KeptHead)[];
   /** Bytes writeSplit takes at most (a text's UTF-8 length is not measured beforehand). */
   maxBytes: number;
 }
@@ -85,22 +96,36 @@ export interface SplitParts {
 export function splitParts(entry: Entry): SplitParts | undefined {
   let skeleton: Rec | undefined;
   const slots: number[] = [];
-  const values: (string | Uint8Array | DnsWire)[] = [];
+  const values: (string | Uint8Array | DnsWire | KeptHead)[] = [];
   let bytes = 0;
   let texts: string[] | undefined;
+  // The sides' records in the skeleton when they are not the entry's own (without their head fields).
+  let sides: (Rec | undefined)[] | undefined;
   for (let s = 0; s < WIRE_SIDES.length; s++) {
     const sideKey = WIRE_SIDES[s]!;
     const record = (entry as unknown as Rec)[sideKey];
     const wire = wireOf(record);
-    if (wire === undefined) continue;
-    skeleton ??= { ...(entry as unknown as Rec) };
-    skeleton[sideKey] = null;
-    slots.push(WIRE_SLOT + s);
-    values.push(wire);
-    bytes += 5 + WIRE_HEADER_BYTES + wire.bytes.length;
-    recordTexts(record as Rec, (texts ??= []));
+    if (wire !== undefined) {
+      skeleton ??= { ...(entry as unknown as Rec) };
+      skeleton[sideKey] = null;
+      slots.push(WIRE_SLOT + s);
+      values.push(wire);
+      bytes += 5 + WIRE_HEADER_BYTES + wire.bytes.length;
+      recordTexts(record as Rec, (texts ??= []));
+      continue;
+    }
+    const head = headOf(record);
+    if (head === undefined) continue;
+    const copy: Rec = {};
+    const headKeys = HEAD_KEYS[sideKey];
+    for (const k of Object.keys(record as Rec)) if (!headKeys.has(k)) copy[k] = (record as Rec)[k];
+    (sides ??= [undefined, undefined])[s] = copy;
+    slots.push(HEAD_SLOT + s);
+    values.push(head);
+    bytes += 5 + headBytes(head);
+    headTexts(record as Rec, head, (texts ??= []));
   }
-  if (texts !== undefined) {
+  if (texts !== undefined && texts.length > 0) {
     // One string, written at once: a write per text cost more than the JSON it replaces.
     const joined = texts.join('\0');
     slots.push(TEXTS_SLOT);
@@ -109,7 +134,8 @@ export function splitParts(entry: Entry): SplitParts | undefined {
   }
   for (let s = 0; s < BODY_SIDES.length; s++) {
     const [sideKey, bodyKey] = BODY_SIDES[s]!;
-    const side = record((entry as unknown as Rec)[sideKey]);
+    const copy = sides?.[s];
+    const side = copy ?? record((entry as unknown as Rec)[sideKey]);
     const body = record(side?.[bodyKey]);
     if (body === undefined) continue;
     let bodyCopy: Rec | undefined;
@@ -147,8 +173,15 @@ export function splitParts(entry: Entry): SplitParts | undefined {
       bodyCopy = { ...(bodyCopy ?? body), deferred: deferredCopy };
     }
     if (bodyCopy === undefined) continue;
+    if (copy !== undefined) copy[bodyKey] = bodyCopy;
+    else {
+      skeleton ??= { ...(entry as unknown as Rec) };
+      skeleton[sideKey] = { ...side, [bodyKey]: bodyCopy };
+    }
+  }
+  if (sides !== undefined) {
     skeleton ??= { ...(entry as unknown as Rec) };
-    skeleton[sideKey] = { ...side, [bodyKey]: bodyCopy };
+    for (let s = 0; s < WIRE_SIDES.length; s++) if (sides[s] !== undefined) skeleton[WIRE_SIDES[s]!] = sides[s];
   }
   if (skeleton === undefined) return undefined;
   const json = JSON.stringify(skeleton);
@@ -172,13 +205,15 @@ export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number
   o += 4 + n;
   b[o++] = parts.slots.length;
   for (let i = 0; i < parts.slots.length; i++) {
-    b[o++] = parts.slots[i]!;
+    const slot = parts.slots[i]!;
+    b[o++] = slot;
     const v = parts.values[i]!;
     if (typeof v === 'string') n = b.write(v, o + 4, 'utf8');
     else if (v instanceof Uint8Array) {
       b.set(v, o + 4);
       n = v.byteLength;
-    } else n = writeWire(v, b, o + 4);
+    } else if (slot >= HEAD_SLOT) n = writeHead(v as KeptHead, b, o + 4);
+    else n = writeWire(v as DnsWire, b, o + 4);
     b.writeUInt32LE(n, o);
     o += 4 + n;
   }
@@ -186,9 +221,10 @@ export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number
 }
 
 /** Bytes writeSplit writes for a value. */
-function valueBytes(v: string | Uint8Array | DnsWire): number {
+function valueBytes(v: string | Uint8Array | DnsWire | KeptHead): number {
   if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
-  return v instanceof Uint8Array ? v.byteLength : WIRE_HEADER_BYTES + v.bytes.length;
+  if (v instanceof Uint8Array) return v.byteLength;
+  return 'text' in v ? headBytes(v) : WIRE_HEADER_BYTES + v.bytes.length;
 }
 
 /** The split form of `entry` in a Buffer of its own, or undefined when it has nothing to take out. */
@@ -234,6 +270,17 @@ export function readSplit(b: Buffer): Entry {
     if (slot === TEXTS_SLOT) {
       // For searching only: the records come from their messages.
       [start, o] = span(o + 1);
+      continue;
+    }
+    const headSide = WIRE_SIDES[slot - HEAD_SLOT];
+    if (headSide !== undefined) {
+      [start, o] = span(o + 1);
+      const rest = record(entry[headSide]);
+      if (rest === undefined) throw new SplitFormError(`slot ${slot}: ${headSide} is not in the skeleton`);
+      const fields = headFieldsOf(b, start, o, headSide);
+      if (fields === undefined) throw new SplitFormError(`slot ${slot}: not an HTTP ${headSide} head as written`);
+      // The head's fields come first in the parser's records.
+      entry[headSide] = Object.assign(fields, rest);
       continue;
     }
     const wireSide = WIRE_SIDES[slot - WIRE_SLOT];

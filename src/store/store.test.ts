@@ -582,11 +582,11 @@ describe('entry store across inserts, restarts and duplicates', () => {
     });
   });
 
-  test('a store of schema version 4 (before raw binary bodies) or 5 (before DNS messages) has only its number raised and reads every entry', async () => {
+  test('a store of schema version 4 (before raw binary bodies), 5 (before DNS messages) or 6 (before HTTP heads) has only its number raised and reads every entry', async () => {
     const http = (await fixtureEntries()).find((e) => e.protocol.name === 'http')!;
     const old = { ...http, id: 'old/text', response: { ...http.response, content: { mimeType: 'application/octet-stream', size: 1500, text: 'QUJD'.repeat(500), encoding: 'base64' } } } as Entry;
-    assert.equal(SCHEMA_VERSION, 6);
-    for (const version of [4, 5]) {
+    assert.equal(SCHEMA_VERSION, 7);
+    for (const version of [4, 5, 6]) {
       await inTempDir(async (dir) => {
         const first = openEntryStore({ dir });
         first.add(old);

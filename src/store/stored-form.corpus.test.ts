@@ -13,12 +13,12 @@ import { corpusCaptures } from '../../test/support/paths.js';
 import { readCaptureFile } from '../capture/index.js';
 import type { Entry } from '../entries/index.js';
 import { createPipeline } from '../pipeline/index.js';
-import { defaultParserSettings, type ParserSettings } from '../protocols/types.js';
+import { defaultParserSettings, storeParserSettings, type ParserSettings } from '../protocols/types.js';
 import { fixtureDir } from './bench.js';
 import { decodeEntries, encodeRows, storedForm } from './schema.js';
 import { wireOf } from '../protocols/dns/wire.js';
 
-const TAP: Partial<ParserSettings> = { deferGzipBodies: true, lazyBodyText: true, dnsWire: true };
+const TAP = storeParserSettings;
 
 async function entriesOf(file: string, settings: Partial<ParserSettings>): Promise<Entry[] | null> {
   const out: Entry[] = [];

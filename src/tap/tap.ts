@@ -6,6 +6,7 @@ import { fileErrorText } from '../common/file-errors.js';
 import { checkFilterExpression, keepPackets, openLiveCapture, packetFilter, type LiveCapture, type PacketFilter } from '../capture/live/index.js';
 import type { Entry } from '../entries/index.js';
 import { compile } from '../kfl/index.js';
+import { storeParserSettings } from '../protocols/types.js';
 import { createParallelPipeline, type FlowPipelineSettings, type LimitOverrides, type PipelineSummary } from '../pipeline/index.js';
 import { decodeEntries, openEntryStore, type EntryStore } from '../store/index.js';
 import { BufferPool } from '../common/buffer-pool.js';
@@ -124,11 +125,10 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
   const counters = { packets: 0, bytes: 0, entries: 0, byProtocol: {} as Record<string, number>, flowsByWorker: [] as number[] };
   const settings: FlowPipelineSettings = {
     nodeName: opts.nodeName,
-    // gzip bodies are decoded when their entries are read, not on the dissection thread,
-    // which is what limits the loss-free rate (README.md "Deferred gzip bodies").
-    // Body texts stay bytes until read: the store writes them as they are (split-form.ts).
-    // DNS records keep their messages, which the store writes instead of their JSON.
-    settings: { deferGzipBodies: true, lazyBodyText: true, dnsWire: true, ...opts.limits.settings },
+    // The dissection thread does as little as the store allows (storeParserSettings): gzip
+    // bodies are decoded when their entries are read (README.md "Deferred gzip bodies"),
+    // body texts stay bytes, DNS messages and HTTP heads are written in place of their JSON.
+    settings: { ...storeParserSettings, ...opts.limits.settings },
     reassemblyLimits: opts.limits.reassemblyLimits,
     protocolLimits: opts.limits.protocolLimits,
     detection: opts.limits.detection,

@@ -31,6 +31,10 @@ export interface MessageHead {
   cookie: string;
   setCookies: string[] | null;
   issues: string[] | null;
+  /** The text the fields were read from (kept-head.ts keeps it for the store). */
+  text: string;
+  /** A repeated field or an obs-fold was joined into one value, which the text then does not hold as it is. */
+  joined: boolean;
 }
 
 export interface HeadLimits {
@@ -122,6 +126,8 @@ export function parseHead(text: string, limits: HeadLimits): MessageHead | null 
     cookie: '',
     setCookies: null,
     issues: null,
+    text,
+    joined: false,
   };
   if (!parseStartLine(startLine, head)) return null;
 
@@ -144,7 +150,10 @@ export function parseHead(text: string, limits: HeadLimits): MessageHead | null 
       // MUST replace each received obs-fold with one or more SP octets prior to
       // interpreting the field value."
       head.issues = addIssue(head.issues, 'http.obs_fold');
-      if (last !== '') head.headers[last] = head.headers[last] + ' ' + trimOws(text.slice(lineStart, end));
+      if (last !== '') {
+        head.headers[last] = head.headers[last] + ' ' + trimOws(text.slice(lineStart, end));
+        head.joined = true;
+      }
       continue;
     }
     const colon = text.indexOf(':', lineStart);
@@ -187,6 +196,7 @@ export function parseHead(text: string, limits: HeadLimits): MessageHead | null 
       // that have the same field name into one field line ... by appending each subsequent
       // field line value to the initial field line value in order, separated by a comma".
       head.headers[known] = head.headers[known] + ', ' + value;
+      head.joined = true;
       last = known;
     } else if (stored < limits.maxHeaders) {
       spelling.set(lower, name);

@@ -7,7 +7,8 @@
 import type { Direction } from '../../reassembly/types.js';
 import type { ParsedItem, ParserContext, ProtocolParser, ProtocolTag } from '../types.js';
 import { BodyCollector, bodyContent, CODING_GZIP, codingOf, DeferredGzipBody, type BodyResult } from './body.js';
-import { addIssue, parseCookieHeader, parseHead, parseQuery, parseSetCookies, targetAuthority, targetPath, type MessageHead } from './head.js';
+import { addIssue, parseHead, type MessageHead } from './head.js';
+import { keepHead, requestHeadFields, responseHeadFields } from './kept-head.js';
 import { classifyStartLine, LINE_MORE, LINE_NO, LINE_REQUEST, LINE_RESPONSE } from './start-line.js';
 
 /** Named limits; each is counted (ctx.weird and the item's issues) when hit. */
@@ -164,6 +165,8 @@ export class HttpParser implements ProtocolParser {
   private readonly deferGzip: boolean;
   /** Body text left as bytes until read (ParserSettings.lazyBodyText). */
   private readonly lazyText: boolean;
+  /** Records keep their heads' text (ParserSettings.httpHeads, kept-head.ts). */
+  private readonly keepHeads: boolean;
   private readonly timeoutSec: number;
 
   constructor(private readonly ctx: ParserContext) {
@@ -171,6 +174,7 @@ export class HttpParser implements ProtocolParser {
     this.cap = ctx.settings.maxBodyText;
     this.deferGzip = ctx.settings.deferGzipBodies;
     this.lazyText = ctx.settings.lazyBodyText;
+    this.keepHeads = ctx.settings.httpHeads;
     this.timeoutSec = ctx.settings.pairTimeoutSec;
     this.maxStartLine = Math.min(this.limits.maxStartLine, this.limits.maxHeaderBytes - 2);
   }
@@ -848,6 +852,8 @@ export class HttpParser implements ProtocolParser {
     const parsed = parseHead('HTTP/1.1 200 \r\n' + text, this.limits);
     if (parsed === null) return;
     const headers = msg.head.headers;
+    // The fields are no longer what the head's text reads to.
+    msg.head.text = '';
     for (const [name, value] of Object.entries(parsed.headers)) {
       const same = Object.keys(headers).find((k) => k.toLowerCase() === name.toLowerCase());
       if (same === undefined) headers[name] = value;
@@ -1103,32 +1109,23 @@ export class HttpParser implements ProtocolParser {
   }
 
   private requestRecord(head: MessageHead, msg: Message, body: BodyResult | null): Record<string, unknown> {
-    const url = head.url;
-    const rec: Record<string, unknown> = {
-      method: head.method,
-      url,
-      path: targetPath(url),
-      host: head.host !== '' ? head.host : targetAuthority(url),
-      httpVersion: head.version,
-      headers: head.headers,
-      queryString: parseQuery(url),
-      cookies: parseCookieHeader(head.cookie),
-      bodySize: body === null ? 0 : body.size,
-    };
+    const rec = requestHeadFields(head);
+    rec.bodySize = body === null ? 0 : body.size;
     if (msg.hasBody && body !== null) rec.postData = this.bodyRecord(head.contentType, body, false);
+    this.keepHead(rec, head);
     return rec;
   }
 
   private responseRecord(head: MessageHead, msg: Message, body: BodyResult | null): Record<string, unknown> {
-    return {
-      status: head.status,
-      statusText: head.statusText,
-      httpVersion: head.version,
-      headers: head.headers,
-      cookies: parseSetCookies(head.setCookies),
-      bodySize: body === null ? 0 : body.size,
-      content: body === null ? { mimeType: head.contentType, size: 0, text: '' } : this.bodyRecord(head.contentType, body, true),
-    };
+    const rec = responseHeadFields(head);
+    rec.bodySize = body === null ? 0 : body.size;
+    rec.content = body === null ? { mimeType: head.contentType, size: 0, text: '' } : this.bodyRecord(head.contentType, body, true);
+    this.keepHead(rec, head);
+    return rec;
+  }
+
+  private keepHead(rec: Record<string, unknown>, head: MessageHead): void {
+    if (this.keepHeads && head.text !== '') keepHead(rec, { text: head.text, maxHeaders: this.limits.maxHeaders, joined: head.joined });
   }
 
   /** HAR's postData / content (bodyContent); a deferred body's only says what resolveDeferred needs. */
