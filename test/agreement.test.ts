@@ -28,7 +28,6 @@ import {
   taplineFacts,
   compareFacts,
   factCounts,
-  corpusCaptures,
   pool,
   txtStrings,
   taplineAnswer,
@@ -37,7 +36,7 @@ import {
   type PrintedEntry,
   type TaplineRun,
 } from './support/agreement.js';
-import { repoRoot } from './support/paths.js';
+import { corpusCaptures, repoRoot } from './support/paths.js';
 import { tsharkMissing } from './support/tshark.js';
 
 const noTshark = tsharkMissing() ?? false;

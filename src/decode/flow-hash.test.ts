@@ -1,7 +1,5 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { LinkType, type RawPacket } from '../capture/types.js';
 import { readCaptureFile } from '../capture/index.js';
 import { createDecoder } from './index.js';
@@ -21,7 +19,7 @@ import {
   udpDatagram,
   vxlanPayload,
 } from './test-packets.js';
-import { corpusDir } from '../../test/support/paths.js';
+import { corpusCaptures } from '../../test/support/paths.js';
 import { flowHashAt, flowHashOf } from './flow-hash.js';
 
 const five = (f: { srcIp: string; dstIp: string; srcPort: number; dstPort: number; ipProto: number }) => [f.srcIp, f.dstIp, f.srcPort, f.dstPort, f.ipProto];
@@ -132,12 +130,12 @@ describe('flowHashAt and flowHashOf', () => {
   });
 
   test('on every corpus capture, a hash read from the headers is the decoded flow\'s', async () => {
-    const files = readdirSync(corpusDir).filter((f) => /\.pcap(ng)?$/.test(f));
+    const files = corpusCaptures();
     let totals = { peeked: 0, decoded: 0, total: 0, files: 0 };
     for (const f of files) {
       const packets: RawPacket[] = [];
       try {
-        await readCaptureFile(join(corpusDir, f), (p) => packets.push({ ...p, data: Buffer.from(p.data) }));
+        await readCaptureFile(f, (p) => packets.push({ ...p, data: Buffer.from(p.data) }));
       } catch {
         // Damaged files: the packets before the damage still count.
       }

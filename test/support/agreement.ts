@@ -15,10 +15,10 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { repoRoot, corpusDir } from './paths.js';
+import { repoRoot } from './paths.js';
 import { tsharkHttp, tsharkDns, TSHARK_REASSEMBLY_PREFS, type TsharkHttp, type TsharkDns, type TsharkOptions } from './tshark.js';
 
 // ---------------------------------------------------------------------------
@@ -320,14 +320,6 @@ export async function tsharkView(file: string, opts: TsharkOptions = {}): Promis
   writeFileSync(tmp, JSON.stringify(view));
   renameSync(tmp, path);
   return view;
-}
-
-/** Every capture in the corpus (the text file LICENSE.tcpdump is not one). */
-export function corpusCaptures(): string[] {
-  return readdirSync(corpusDir)
-    .filter((f) => /\.(pcap|pcapng)$/.test(f))
-    .sort()
-    .map((f) => join(corpusDir, f));
 }
 
 /** Runs `work` over `items`, `width` at a time, keeping the order of results. */
