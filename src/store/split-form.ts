@@ -123,7 +123,7 @@ export function splitParts(entry: Entry): SplitParts | undefined {
     slots.push(HEAD_SLOT + s);
     values.push(head);
     bytes += 5 + headBytes(head);
-    headTexts(record as Rec, head, (texts ??= []));
+    texts = headTexts(record as Rec, head, texts);
   }
   if (texts !== undefined && texts.length > 0) {
     // One string, written at once: a write per text cost more than the JSON it replaces.

@@ -80,25 +80,27 @@ export function headOf(record: unknown): KeptHead | undefined {
  * writes them beside the head, where a text search of the stored bytes (storedFormHas)
  * finds what it would have found in the fields' JSON. Every other text of those fields is
  * a piece of the head (the method, target, path, host, names, trimmed values, cookies).
+ * Returns `out`, made when there is a first text to add.
  */
-export function headTexts(record: Record<string, unknown>, kept: KeptHead, out: string[]): void {
+export function headTexts(record: Record<string, unknown>, kept: KeptHead, out: string[] | undefined): string[] | undefined {
   const text = kept.text;
   if (kept.joined) {
     const headers = record.headers as Record<string, string>;
     for (const k in headers) {
       const v = headers[k]!;
-      if (!text.includes(v)) out.push(v);
+      if (!text.includes(v)) (out ??= []).push(v);
     }
   }
   const url = record.url;
   if (typeof url === 'string' && (url.includes('%') || url.includes('+'))) {
     const query = record.queryString as Record<string, string | string[]>;
     for (const k in query) {
-      if (!text.includes(k)) out.push(k);
+      if (!text.includes(k)) (out ??= []).push(k);
       const v = query[k]!;
-      for (const s of typeof v === 'string' ? [v] : v) if (!text.includes(s)) out.push(s);
+      for (const s of typeof v === 'string' ? [v] : v) if (!text.includes(s)) (out ??= []).push(s);
     }
   }
+  return out;
 }
 
 /** Bytes before the text in a written head: u32 maxHeaders (little-endian). */
