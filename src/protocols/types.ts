@@ -62,9 +62,9 @@ export interface ParserSettings {
   deferGzipBodies: boolean;
   /**
    * Body text stays bytes until it is read (lazyText in src/protocols/http/lazy-text.ts):
-   * `tapline read` sets it, whose JSON printer writes the bytes without making the string.
-   * Where every entry's text is read anyway (the tap serializes each entry for its store)
-   * it would only add the cost of the accessor.
+   * `tapline read` sets it, whose JSON printer writes the bytes without making the string,
+   * and `tapline tap`, whose store writes the bytes as they are (src/store/split-form.ts).
+   * Where every entry's text is read as a string anyway it only adds the accessor's cost.
    */
   lazyBodyText: boolean;
   /**
