@@ -15,6 +15,7 @@ import { chunk, httpSamples, T0 } from '../protocols/http/samples.js';
 import { runParser, sampleConn, type SampleChunk } from '../protocols/conformance.js';
 import { http } from '../protocols/http/index.js';
 import { createEntryBuilder } from '../entries/index.js';
+import { stringsOf } from './test-support.js';
 
 /** A deferred gzip body as the HTTP parser records one (deferGzipBodies). */
 function deferredOf(text: string): Record<string, unknown> {
@@ -52,14 +53,6 @@ function httpEntries(chunks: readonly SampleChunk[], settings: Partial<typeof de
   const run = runParser(http, conn, chunks, { settings: { ...defaultParserSettings, ...settings }, limits });
   const build = createEntryBuilder({ nodeName: 'x' });
   return run.items.map((item, i) => build(conn, item, i));
-}
-
-/** Every string in a JSON value. */
-function stringsOf(v: unknown, out: string[] = []): string[] {
-  if (typeof v === 'string') out.push(v);
-  else if (Array.isArray(v)) for (const x of v) stringsOf(x, out);
-  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stringsOf(x, out);
-  return out;
 }
 
 /** Heads whose fields are not all pieces of their text, and limits that change what is kept. */

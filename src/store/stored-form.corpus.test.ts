@@ -18,6 +18,7 @@ import { fixtureDir } from './bench.js';
 import { decodeEntries, encodeRows, storedForm } from './schema.js';
 import { wireOf } from '../protocols/dns/wire.js';
 import { HEAD_KEYS, headOf } from '../protocols/http/kept-head.js';
+import { stringsOf } from './test-support.js';
 
 const TAP = storeParserSettings;
 
@@ -39,14 +40,6 @@ function storedAndRead(entries: Entry[]): Entry[] {
   const back: Entry[] = [];
   for (let i = 0; i < entries.length; i += 7) back.push(...decodeEntries(encodeRows(entries.slice(i, i + 7))));
   return back;
-}
-
-/** Every string value in a JSON value. */
-function textsOf(v: unknown, out: string[] = []): string[] {
-  if (typeof v === 'string') out.push(v);
-  else if (Array.isArray(v)) for (const x of v) textsOf(x, out);
-  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) textsOf(x, out);
-  return out;
 }
 
 const files = [
@@ -73,7 +66,7 @@ test('every stored entry of every corpus capture reads back as the eager parser 
         const stored = storedForm(e) as Buffer;
         const record = JSON.parse(JSON.stringify(e[side])) as Record<string, unknown>;
         for (const k of HEAD_KEYS[side]) {
-          for (const t of textsOf(record[k])) {
+          for (const t of stringsOf(record[k])) {
             assert.ok(stored.includes(Buffer.from(t, 'latin1')) || stored.includes(Buffer.from(t, 'utf8')), `${file}: ${side}.${k}: ${JSON.stringify(t)} is in the stored bytes`);
           }
         }
@@ -82,7 +75,7 @@ test('every stored entry of every corpus capture reads back as the eager parser 
       dnsAsMessages++;
       // Every text of the entry's JSON is in the stored bytes, where storedFormHas looks for KFL's literals.
       const stored = storedForm(e) as Buffer;
-      for (const t of textsOf(JSON.parse(JSON.stringify(e)))) assert.ok(stored.includes(Buffer.from(t, 'utf8')), `${file}: ${JSON.stringify(t)} is in the stored bytes`);
+      for (const t of stringsOf(JSON.parse(JSON.stringify(e)))) assert.ok(stored.includes(Buffer.from(t, 'utf8')), `${file}: ${JSON.stringify(t)} is in the stored bytes`);
     }
     const back = storedAndRead(tap);
     for (let i = 0; i < eager.length; i++) {

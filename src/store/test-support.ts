@@ -28,3 +28,11 @@ export async function withStoreIn<T>(dir: string, opts: Omit<EntryStoreOptions, 
 export function withStore<T>(opts: Omit<EntryStoreOptions, 'dir'>, body: (store: EntryStore, dir: string) => T | Promise<T>): Promise<T> {
   return inTempDir((dir) => withStoreIn(dir, opts, (store) => body(store, dir)));
 }
+
+/** Every string in a JSON value (values only, not keys), in the order met. */
+export function stringsOf(v: unknown, out: string[] = []): string[] {
+  if (typeof v === 'string') out.push(v);
+  else if (Array.isArray(v)) for (const x of v) stringsOf(x, out);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) stringsOf(x, out);
+  return out;
+}
