@@ -53,11 +53,19 @@ export function responseHeadFields(head: MessageHead): Record<string, unknown> {
   };
 }
 
-/** The keys requestHeadFields and responseHeadFields make, by side. */
+/**
+ * The keys requestHeadFields and responseHeadFields make, by side: what the store leaves
+ * out of a record whose head it keeps. Read from the functions themselves, so a field
+ * added there is never both in the skeleton and made again from the head.
+ */
 export const HEAD_KEYS = {
-  request: new Set(['method', 'url', 'path', 'host', 'httpVersion', 'headers', 'queryString', 'cookies']),
-  response: new Set(['status', 'statusText', 'httpVersion', 'headers', 'cookies']),
+  request: keysOf(requestHeadFields, 'GET / HTTP/1.1\r\n\r\n'),
+  response: keysOf(responseHeadFields, 'HTTP/1.1 200 OK\r\n\r\n'),
 } as const;
+
+function keysOf(fields: (head: MessageHead) => Record<string, unknown>, head: string): ReadonlySet<string> {
+  return new Set(Object.keys(fields(parseHead(head, { maxHeaders: 1 })!)));
+}
 
 /**
  * Keeps the head a record's fields were made from beside it (not enumerable). The store
