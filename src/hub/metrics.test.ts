@@ -33,8 +33,8 @@ describe('tap metrics', () => {
   test('sync adds what the totals grew by; a total that went back (a worker restarted) is added whole', async () => {
     const registry = new Registry();
     const m = createTapMetrics(registry);
-    m.sync({ ...base, packets: 10, entriesByProtocol: { http: 4 }, issues: { 'tcp.gap': 1 } });
-    m.sync({ ...base, packets: 25, entriesByProtocol: { http: 6, dns: 2 }, issues: { 'tcp.gap': 1 } });
+    m.sync({ ...base, packets: 10, entriesByProtocol: { http: 4 }, issues: { 'tcp.gap': 1 }, captureStalls: 2 });
+    m.sync({ ...base, packets: 25, entriesByProtocol: { http: 6, dns: 2 }, issues: { 'tcp.gap': 1 }, captureStalls: 9 });
     m.packets.inc(5); // direct updates mix with sync
     m.sync({ ...base, packets: 3, entriesByProtocol: { http: 6, dns: 2 } });
     const v = await values(registry);
@@ -42,6 +42,8 @@ describe('tap metrics', () => {
     assert.equal(v.get('tapline_entries_total{protocol=http}'), 6);
     assert.equal(v.get('tapline_entries_total{protocol=dns}'), 2);
     assert.equal(v.get('tapline_issues_total{code=tcp.gap}'), 1);
+    // A file source has no capture: the stalls stay where they were.
+    assert.equal(v.get('tapline_capture_stalls_total'), 9);
   });
 
   test('with totals(), each scrape reads the totals once', async () => {

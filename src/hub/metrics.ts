@@ -29,6 +29,12 @@ export interface TapTotals {
   reassemblyLimitHits?: Record<string, number>;
   /** Issue codes counted on the way (decode, reassembly, dissection), by code. */
   issues?: Record<string, number>;
+  /**
+   * Times the live capture's reading thread waited because every batch it fills was still
+   * waiting for the capture thread's JavaScript: the kernel's buffer holds the packets
+   * meanwhile, and drops.kernel grows once it is full.
+   */
+  captureStalls?: number;
   store?: {
     entries: number;
     bytes: number;
@@ -48,6 +54,7 @@ export interface TapMetrics {
   packets: Counter<never>;
   bytes: Counter<never>;
   drops: Counter<'source'>;
+  captureStalls: Counter<never>;
   flowsActive: Gauge<never>;
   flows: Counter<never>;
   tcpGaps: Counter<never>;
@@ -74,6 +81,7 @@ export const tapMetricNames = [
   'tapline_packets_total',
   'tapline_bytes_total',
   'tapline_drops_total',
+  'tapline_capture_stalls_total',
   'tapline_flows_active',
   'tapline_flows_total',
   'tapline_tcp_gaps_total',
@@ -133,6 +141,13 @@ export function createTapMetrics(registry: Registry, opts: { totals?: () => TapT
     packets: counter(registry, 'tapline_packets_total', 'Packets captured.', [], refresh),
     bytes: counter(registry, 'tapline_bytes_total', 'Bytes captured (original packet lengths).', [], refresh),
     drops: counter(registry, 'tapline_drops_total', 'Packets dropped, by where: kernel, interface (driver), tapline (dissection could not keep up).', ['source'], refresh),
+    captureStalls: counter(
+      registry,
+      'tapline_capture_stalls_total',
+      'Times the capture waited for the capture thread to take its batches; the kernel buffer holds packets meanwhile, and drops by the kernel follow once it is full.',
+      [],
+      refresh,
+    ),
     flowsActive: gauge(registry, 'tapline_flows_active', 'TCP connections and UDP flows open now.', refresh),
     flows: counter(registry, 'tapline_flows_total', 'TCP connections and UDP flows ever started.', [], refresh),
     tcpGaps: counter(registry, 'tapline_tcp_gaps_total', 'Gaps in TCP streams (bytes never seen).', [], refresh),
@@ -156,6 +171,7 @@ export function createTapMetrics(registry: Registry, opts: { totals?: () => TapT
       bump(m.drops, 'drops/kernel', t.drops.kernel, { source: 'kernel' });
       bump(m.drops, 'drops/interface', t.drops.interface, { source: 'interface' });
       bump(m.drops, 'drops/tapline', t.drops.tapline, { source: 'tapline' });
+      bump(m.captureStalls, 'captureStalls', t.captureStalls);
       m.flowsActive.set(t.flows);
       bump(m.flows, 'flows', t.flowsSeen);
       bump(m.tcpGaps, 'tcpGaps', t.tcpGaps);

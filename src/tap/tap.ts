@@ -249,12 +249,14 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
     });
   };
 
-  const snapshot = (): HubStatsSnapshot => {
+  const snapshot = (): HubStatsSnapshot & { capture?: { batches: number; stalls: number } } => {
     const cs = capture?.stats();
     return {
       packets: counters.packets,
       bytes: counters.bytes,
       drops: { kernel: cs?.droppedByKernel ?? 0, interface: cs?.droppedByInterface ?? 0, tapline: pipeline.droppedByTapline },
+      // A live capture's batches, and the times it waited for this thread to take them (TapTotals.captureStalls).
+      ...(cs ? { capture: { batches: cs.batches, stalls: cs.stalls } } : {}),
       flows: counters.flowsByWorker.reduce((a, b) => a + b, 0),
       entries: counters.entries,
       entriesByProtocol: { ...counters.byProtocol },
@@ -270,6 +272,7 @@ export async function startTap(opts: TapOptions): Promise<Tap> {
       const rs = ring.stats();
       return {
         ...s,
+        captureStalls: s.capture?.stalls,
         store: { entries: st.entries, bytes: st.bytes, evicted: st.expired, pending: st.pending, pendingBytes: st.pendingBytes, dropped: st.dropped, failed: st.failed },
         ring: { bytes: rs.diskBytes, segments: rs.segments, packets: rs.packets },
       };

@@ -397,6 +397,59 @@ describe('stopping under load', { skip: skipNet }, () => {
   });
 });
 
+describe('a consumer slower than the link', { skip: skipNet }, () => {
+  /** Captures one 5 MiB download with a pool of `batchPool` batches of `batchBytes`, each taking `msPerBatch` to consume. */
+  async function download(net: TestNet, baseUrl: string, batchPool: number, batchBytes: number, msPerBatch: number) {
+    const c = collector();
+    const cap: LiveCapture = openLiveCapture({
+      interfaces: [net.iface.client],
+      netns: net.ns.client,
+      filter: 'tcp',
+      batchBytes,
+      batchPool,
+      onBatch(batch, linkType, ts, iface) {
+        c.onBatch(batch, linkType, ts, iface);
+        const until = Date.now() + msPerBatch;
+        while (Date.now() < until);
+      },
+      onError: c.onError,
+    });
+    const got = await net.exec('client', 'curl', ['-s', '-o', '/dev/null', '-w', '%{size_download}', `${baseUrl}/files/size-5m.bin`]);
+    assert.equal(got.stdout.trim(), String(5 * 1024 * 1024));
+    await cap.stop();
+    const packets = c.packets();
+    const payload = packets.reduce((n, p) => {
+      const [etherType, l3] = ethernetL3(p.data);
+      if (etherType !== 0x0800 || l3[9] !== 6) return n;
+      const ihl = (l3[0]! & 0x0f) * 4;
+      return n + l3.readUInt16BE(2) - ihl - (l3[ihl + 12]! >> 4) * 4;
+    }, 0);
+    assert.deepEqual(c.errors, []);
+    return { stats: cap.stats(), packets: packets.length, payload };
+  }
+
+  test('the capture waits for its batches (stalls) while the kernel buffer holds the packets, and loses none', async () => {
+    const net = await createTestNet('livestall');
+    try {
+      const nginx = await net.startNginx();
+      // 16 batches of 1 MiB hold the whole download: the capture never waits.
+      const roomy = await download(net, nginx.baseUrl, 16, 1 << 20, 0);
+      assert.equal(roomy.stats.stalls, 0);
+      // 2 batches of 64 KiB, 10 ms each: the link is far faster than this consumer.
+      const slow = await download(net, nginx.baseUrl, 2, 65536, 10);
+      assert.ok(slow.stats.stalls > 0, `stalls ${slow.stats.stalls} in ${slow.stats.batches} batches`);
+      for (const r of [roomy, slow]) {
+        assert.equal(r.stats.droppedByKernel, 0);
+        assert.equal(r.packets, r.stats.captured);
+        // Every byte of the file (and of both heads) was captured.
+        assert.ok(r.payload > 5 * 1024 * 1024, `${r.payload} bytes of TCP payload`);
+      }
+    } finally {
+      await net.destroy();
+    }
+  });
+});
+
 const self = fileURLToPath(import.meta.url);
 const childScript = self.replace(/live-capture\.test\.(ts|js)$/, 'live-capture-child.$1');
 
