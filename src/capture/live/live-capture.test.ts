@@ -407,6 +407,9 @@ describe('a consumer slower than the link', { skip: skipNet }, () => {
       filter: 'tcp',
       batchBytes,
       batchPool,
+      // Only full batches go out while the download runs: on a busy machine, part-filled ones
+      // handed over every 50 ms could use up the roomy pool too.
+      flushMs: 2000,
       onBatch(batch, linkType, ts, iface) {
         c.onBatch(batch, linkType, ts, iface);
         const until = Date.now() + msPerBatch;
