@@ -205,26 +205,27 @@ export function writeSplit(parts: SplitParts, b: Buffer, offset: number): number
   o += 4 + n;
   b[o++] = parts.slots.length;
   for (let i = 0; i < parts.slots.length; i++) {
-    const slot = parts.slots[i]!;
-    b[o++] = slot;
+    b[o++] = parts.slots[i]!;
     const v = parts.values[i]!;
     if (typeof v === 'string') n = b.write(v, o + 4, 'utf8');
     else if (v instanceof Uint8Array) {
       b.set(v, o + 4);
       n = v.byteLength;
-    } else if (slot >= HEAD_SLOT) n = writeHead(v as KeptHead, b, o + 4);
-    else n = writeWire(v as DnsWire, b, o + 4);
+    } else n = isHead(v) ? writeHead(v, b, o + 4) : writeWire(v, b, o + 4);
     b.writeUInt32LE(n, o);
     o += 4 + n;
   }
   return o - offset;
 }
 
+/** Whether a value of the record slots is an HTTP head (else a DNS message). */
+const isHead = (v: DnsWire | KeptHead): v is KeptHead => 'text' in v;
+
 /** Bytes writeSplit writes for a value. */
 function valueBytes(v: string | Uint8Array | DnsWire | KeptHead): number {
   if (typeof v === 'string') return Buffer.byteLength(v, 'utf8');
   if (v instanceof Uint8Array) return v.byteLength;
-  return 'text' in v ? headBytes(v) : WIRE_HEADER_BYTES + v.bytes.length;
+  return isHead(v) ? headBytes(v) : WIRE_HEADER_BYTES + v.bytes.length;
 }
 
 /** The split form of `entry` in a Buffer of its own, or undefined when it has nothing to take out. */
