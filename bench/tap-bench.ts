@@ -22,6 +22,7 @@ import { benchStore } from '../src/store/bench.js';
 import { benchRing } from '../src/pcap/bench.js';
 import type { BenchContext, BenchSection } from './run.js';
 import { cpuBetween, machineBusySeconds, threadCpuByName } from './threads.js';
+import { liveVerdict, type LiveVerdict } from './live-verdict.js';
 import { cpus } from 'node:os';
 
 const taplineBin = join(repoRoot, 'bin', 'tapline.js');
@@ -453,6 +454,11 @@ interface LiveStep {
    */
   replayWindow?: { seconds: number; machineBusy: number; tap: number; available: number };
   lossFree: boolean;
+  /**
+   * Set on a climb's highest loss-free step: true when no faster sending in that climb lost
+   * anything, so the tool's edge is at least this rate (the senders were the limit).
+   */
+  noLossAbove?: boolean;
 }
 
 const liveSection: BenchSection = {
@@ -501,6 +507,7 @@ const liveSection: BenchSection = {
       const climb = async (tools: readonly ('tapline' | 'tcpdump')[], rates: readonly string[], senders: Senders): Promise<Record<'tapline' | 'tcpdump', LiveStep | null>> => {
         const best: Record<'tapline' | 'tcpdump', LiveStep | null> = { tapline: null, tcpdump: null };
         const misses: Record<'tapline' | 'tcpdump', number> = { tapline: 0, tcpdump: 0 };
+        const start = steps.length;
         for (const rate of rates) {
           for (const tool of tools) {
             if (misses[tool] >= 2) continue;
@@ -517,6 +524,12 @@ const liveSection: BenchSection = {
             );
           }
           if (tools.every((t) => misses[t] >= 2)) break;
+        }
+        // Whether each best step is the tool's edge or only the senders' (LiveStep.noLossAbove).
+        for (const tool of tools) {
+          const b = best[tool];
+          // Lossy above it: asked more (a later step of the climb) or sent faster.
+          if (b !== null) b.noLossAbove = !steps.slice(start).some((st, k) => st.tool === tool && !st.lossFree && (st.sentPps > b.sentPps || start + k > steps.indexOf(b)));
         }
         return best;
       };
@@ -551,8 +564,13 @@ const liveSection: BenchSection = {
           `  tcpdump with trafgen (${fast.sent.toLocaleString('en-US')} UDP frames of ${fast.frameBytes} bytes, the capture's mean, one trafgen per core, as fast as it sends): ` +
             `${fmtInt(fast.pps)} pps; tcpdump captured ${fast.tcpdump.captured.toLocaleString('en-US')}, kernel dropped ${fast.tcpdump.droppedByKernel}: ${fastLossFree ? 'loss-free, so its edge is at least this' : 'lossy'}`,
         );
-      // tcpdump's figure: the fastest loss-free sending of either kind (a lower bound while it lost nothing).
+      // tcpdump's figure: the fastest loss-free sending of either kind. Its edge is at least
+      // that while nothing faster was lost: trafgen's top taken whole, or a climb that ended
+      // loss-free, with no lossy sending of tcpdump faster than it anywhere.
       const tcpdumpPps = Math.max(best.tcpdump?.sentPps ?? 0, fastLossFree ? fast.pps : 0);
+      const tcpdumpLostFaster =
+        steps.some((st) => st.tool === 'tcpdump' && !st.lossFree && st.sentPps > tcpdumpPps) || (fast !== null && !fastLossFree && fast.pps > tcpdumpPps);
+      const tcpdumpAtLeast = !tcpdumpLostFaster && (fastLossFree && fast.pps >= tcpdumpPps ? true : best.tcpdump?.noLossAbove === true);
       // Loss-free at tcpreplay's top speed: the sender, not the capture, was the limit.
       const describe = (s: LiveStep | null): string =>
         s === null ? 'none' : `${fmtInt(s.sentPps)} pps, ${s.senders === 1 ? 'one sender' : 'two senders'}${s.asked === 'top' ? ' at --topspeed (the senders were the limit, so at least this)' : ''}`;
@@ -589,11 +607,14 @@ const liveSection: BenchSection = {
       // tcpdump does, and lost nothing where tcpdump lost nothing, would score tcpdumpTop /
       // tcpdumpPps (the fastest loss-free step of tcpdump's one-sender climb, paced or not).
       const tcpdumpTop = Math.max(0, ...steps.filter((st) => st.tool === 'tcpdump' && st.senders === 1 && st.lossFree).map((st) => st.sentPps));
-      let ratio: number | null = null;
+      let verdict: LiveVerdict | null = null;
       if (best.tapline && tcpdumpPps > 0) {
-        ratio = best.tapline.sentPps / tcpdumpPps;
-        const replayOnly = best.tcpdump ? `; against tcpreplay's top alone ${(best.tapline.sentPps / best.tcpdump.sentPps).toFixed(2)}` : '';
-        ctx.log(`  tapline / tcpdump = ${fmtInt(best.tapline.sentPps)} / ${fmtInt(tcpdumpPps)} = ${ratio.toFixed(2)}${replayOnly}; target >= ${LIVE_RATE_TARGET}: ${ratio >= LIVE_RATE_TARGET ? 'met' : 'MISSED'}`);
+        // The tap's edge, like tcpdump's, is only bounded below while no sending of it lost anything faster (in any climb).
+        const tapPps = best.tapline.sentPps;
+        const tapAtLeast = best.tapline.noLossAbove === true && !steps.some((st) => st.tool === 'tapline' && !st.lossFree && st.sentPps > tapPps);
+        verdict = liveVerdict({ pps: tapPps, atLeast: tapAtLeast }, { pps: tcpdumpPps, atLeast: tcpdumpAtLeast }, LIVE_RATE_TARGET);
+        ctx.log(`  tapline / tcpdump = ${fmtInt(best.tapline.sentPps)} / ${fmtInt(tcpdumpPps)} = ${verdict.text}`);
+        if (best.tcpdump) ctx.log(`  against tcpreplay's top beside tcpdump alone: ${(best.tapline.sentPps / best.tcpdump.sentPps).toFixed(2)}`);
         if (tcpdumpTop > 0)
           ctx.log(
             `  the most one sender can show here: its fastest loss-free step beside tcpdump / tcpdump's figure = ${fmtInt(tcpdumpTop)} / ${fmtInt(tcpdumpPps)} = ${(tcpdumpTop / tcpdumpPps).toFixed(2)}` +
@@ -621,7 +642,22 @@ const liveSection: BenchSection = {
         );
       }
       ctx.log(`  load average after: ${loadAverage()}`);
-      return { packets, referenceEntries: want, steps, best, edges: edges.map((e) => e?.sentPps ?? null), trafgen: fast, senderAlonePps: alone, tcpdumpPps, ratio, ceilingRatio: tcpdumpTop > 0 && tcpdumpPps > 0 ? tcpdumpTop / tcpdumpPps : null, targetMet: ratio !== null && ratio >= LIVE_RATE_TARGET };
+      return {
+        packets,
+        referenceEntries: want,
+        steps,
+        best,
+        edges: edges.map((e) => e?.sentPps ?? null),
+        trafgen: fast,
+        senderAlonePps: alone,
+        tcpdumpPps,
+        tcpdumpAtLeast,
+        ratio: verdict?.ratio ?? null,
+        ratioBound: verdict?.bound ?? null,
+        ceilingRatio: tcpdumpTop > 0 && tcpdumpPps > 0 ? tcpdumpTop / tcpdumpPps : null,
+        // null: this run cannot tell (live-verdict.ts).
+        targetMet: verdict === null ? false : verdict.met,
+      };
     } finally {
       await net.destroy();
       rmSync(scratch, { recursive: true, force: true });
