@@ -13,6 +13,8 @@ test('both edges measured: the ratio decides', () => {
   const missed = liveVerdict({ pps: 440_000, atLeast: false }, { pps: 900_000, atLeast: false }, target);
   assert.equal(missed.met, false);
   assert.match(missed.text, /^0\.49; target >= 0\.5: MISSED$/);
+  // A miss that two decimals would round up to the target shows four.
+  assert.match(liveVerdict({ pps: 449_600, atLeast: false }, { pps: 900_000, atLeast: false }, target).text, /^0\.4996; target >= 0\.5: MISSED$/);
 });
 
 test('tcpdump only bounded below: the ratio is at most, so it can miss but never meet', () => {

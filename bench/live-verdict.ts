@@ -27,7 +27,7 @@ export interface LiveVerdict {
   bound: RatioBound;
   /** true: met; false: missed; null: this run cannot tell. */
   met: boolean | null;
-  /** One line: the ratio with its bound, the target and the verdict, and why when it cannot tell. */
+  /** One line: the ratio with its bound, the target, the verdict, and which figure is only a lower bound. */
   text: string;
 }
 
@@ -44,7 +44,9 @@ export function liveVerdict(tap: LiveFigure, tcpdump: LiveFigure, target: number
   const why: string[] = [];
   if (tcpdump.atLeast) why.push("tcpdump lost nothing at the fastest sending, so its edge is at least its figure and the ratio can only be lower");
   if (tap.atLeast) why.push("the tap lost nothing at the fastest sending, so its edge is at least its figure and the ratio can only be higher");
-  const shown = bound === 'measured' ? ratio.toFixed(2) : bound === 'neither' ? `${ratio.toFixed(2)} (a ratio of two lower bounds)` : `${bound} ${ratio.toFixed(2)}`;
+  // Two decimals, or four where two would put it on the other side of the target (0.4996, not "0.50").
+  const digits = Number(ratio.toFixed(2)) >= target === reaches ? ratio.toFixed(2) : ratio.toFixed(4);
+  const shown = bound === 'measured' ? digits : bound === 'neither' ? `${digits} (a ratio of two lower bounds)` : `${bound} ${digits}`;
   const verdict = met === true ? 'met' : met === false ? 'MISSED' : 'NOT SHOWN by this run';
   return { ratio, bound, met, text: `${shown}; target >= ${target}: ${verdict}${why.length > 0 ? `; ${why.join('; ')}` : ''}` };
 }

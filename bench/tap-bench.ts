@@ -455,8 +455,9 @@ interface LiveStep {
   replayWindow?: { seconds: number; machineBusy: number; tap: number; available: number };
   lossFree: boolean;
   /**
-   * Set on a climb's highest loss-free step: true when no faster sending in that climb lost
-   * anything, so the tool's edge is at least this rate (the senders were the limit).
+   * Set on a climb's highest loss-free step: true when no step of that climb that asked more
+   * or sent faster lost anything, so the tool's edge is at least this rate (the senders
+   * were the limit).
    */
   noLossAbove?: boolean;
 }
@@ -528,8 +529,10 @@ const liveSection: BenchSection = {
         // Whether each best step is the tool's edge or only the senders' (LiveStep.noLossAbove).
         for (const tool of tools) {
           const b = best[tool];
+          if (b === null) continue;
           // Lossy above it: asked more (a later step of the climb) or sent faster.
-          if (b !== null) b.noLossAbove = !steps.slice(start).some((st, k) => st.tool === tool && !st.lossFree && (st.sentPps > b.sentPps || start + k > steps.indexOf(b)));
+          const at = steps.indexOf(b);
+          b.noLossAbove = !steps.some((st, k) => k >= start && st.tool === tool && !st.lossFree && (k > at || st.sentPps > b.sentPps));
         }
         return best;
       };
@@ -570,7 +573,7 @@ const liveSection: BenchSection = {
       const tcpdumpPps = Math.max(best.tcpdump?.sentPps ?? 0, fastLossFree ? fast.pps : 0);
       const tcpdumpLostFaster =
         steps.some((st) => st.tool === 'tcpdump' && !st.lossFree && st.sentPps > tcpdumpPps) || (fast !== null && !fastLossFree && fast.pps > tcpdumpPps);
-      const tcpdumpAtLeast = !tcpdumpLostFaster && (fastLossFree && fast.pps >= tcpdumpPps ? true : best.tcpdump?.noLossAbove === true);
+      const tcpdumpAtLeast = !tcpdumpLostFaster && ((fastLossFree && fast.pps >= tcpdumpPps) || best.tcpdump?.noLossAbove === true);
       // Loss-free at tcpreplay's top speed: the sender, not the capture, was the limit.
       const describe = (s: LiveStep | null): string =>
         s === null ? 'none' : `${fmtInt(s.sentPps)} pps, ${s.senders === 1 ? 'one sender' : 'two senders'}${s.asked === 'top' ? ' at --topspeed (the senders were the limit, so at least this)' : ''}`;
@@ -614,7 +617,7 @@ const liveSection: BenchSection = {
         const tapAtLeast = best.tapline.noLossAbove === true && !steps.some((st) => st.tool === 'tapline' && !st.lossFree && st.sentPps > tapPps);
         verdict = liveVerdict({ pps: tapPps, atLeast: tapAtLeast }, { pps: tcpdumpPps, atLeast: tcpdumpAtLeast }, LIVE_RATE_TARGET);
         ctx.log(`  tapline / tcpdump = ${fmtInt(best.tapline.sentPps)} / ${fmtInt(tcpdumpPps)} = ${verdict.text}`);
-        if (best.tcpdump) ctx.log(`  against tcpreplay's top beside tcpdump alone: ${(best.tapline.sentPps / best.tcpdump.sentPps).toFixed(2)}`);
+        if (best.tcpdump) ctx.log(`  against tcpdump's figure with tcpreplay only (${fmtInt(best.tcpdump.sentPps)} pps): ${(best.tapline.sentPps / best.tcpdump.sentPps).toFixed(2)}`);
         if (tcpdumpTop > 0)
           ctx.log(
             `  the most one sender can show here: its fastest loss-free step beside tcpdump / tcpdump's figure = ${fmtInt(tcpdumpTop)} / ${fmtInt(tcpdumpPps)} = ${(tcpdumpTop / tcpdumpPps).toFixed(2)}` +
