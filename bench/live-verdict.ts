@@ -2,9 +2,9 @@
  * What the live benchmark can say about its target (issue 4: Tapline's highest loss-free
  * rate at least `target` of tcpdump's). Each figure is the fastest sending a tool took
  * without loss. When nothing faster was sent to it that it lost, the figure is the
- * senders' limit, not the tool's: its edge is at least that (`atLeast`). A ratio of two
- * such figures is then a bound, not a measure, and the target can be neither met nor
- * missed by it:
+ * senders' limit, not the tool's: its edge is at least that (`atLeast`). A ratio with
+ * such a figure is a bound, not a measure, and decides the target on one side only, or,
+ * with two of them, on neither:
  *
  * | tap         | tcpdump     | tap / tcpdump | met when           | missed when       |
  * |-------------|-------------|---------------|--------------------|-------------------|
