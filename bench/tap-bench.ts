@@ -455,11 +455,11 @@ interface LiveStep {
   replayWindow?: { seconds: number; machineBusy: number; tap: number; available: number };
   lossFree: boolean;
   /**
-   * Set on a climb's highest loss-free step: true when no step of that climb that asked more
-   * or sent faster lost anything, so the tool's edge is at least this rate (the senders
-   * were the limit).
+   * Set on a climb's highest loss-free step: true when no later step of that climb (one that
+   * asked more) lost anything. With no lossy sending faster than it either (`lostFaster`),
+   * the tool's edge is at least this rate: the senders were the limit.
    */
-  noLossAbove?: boolean;
+  noLossAskingMore?: boolean;
 }
 
 const liveSection: BenchSection = {
@@ -508,7 +508,6 @@ const liveSection: BenchSection = {
       const climb = async (tools: readonly ('tapline' | 'tcpdump')[], rates: readonly string[], senders: Senders): Promise<Record<'tapline' | 'tcpdump', LiveStep | null>> => {
         const best: Record<'tapline' | 'tcpdump', LiveStep | null> = { tapline: null, tcpdump: null };
         const misses: Record<'tapline' | 'tcpdump', number> = { tapline: 0, tcpdump: 0 };
-        const start = steps.length;
         for (const rate of rates) {
           for (const tool of tools) {
             if (misses[tool] >= 2) continue;
@@ -526,13 +525,10 @@ const liveSection: BenchSection = {
           }
           if (tools.every((t) => misses[t] >= 2)) break;
         }
-        // Whether each best step is the tool's edge or only the senders' (LiveStep.noLossAbove).
+        // Whether a step of this climb that asked more than each best one lost (LiveStep.noLossAskingMore).
         for (const tool of tools) {
           const b = best[tool];
-          if (b === null) continue;
-          // Lossy above it: asked more (a later step of the climb) or sent faster.
-          const at = steps.indexOf(b);
-          b.noLossAbove = !steps.some((st, k) => k >= start && st.tool === tool && !st.lossFree && (k > at || st.sentPps > b.sentPps));
+          if (b !== null) b.noLossAskingMore = !steps.slice(steps.indexOf(b) + 1).some((st) => st.tool === tool && !st.lossFree);
         }
         return best;
       };
@@ -571,9 +567,10 @@ const liveSection: BenchSection = {
       // that while nothing faster was lost: trafgen's top taken whole, or a climb that ended
       // loss-free, with no lossy sending of tcpdump faster than it anywhere.
       const tcpdumpPps = Math.max(best.tcpdump?.sentPps ?? 0, fastLossFree ? fast.pps : 0);
-      const tcpdumpLostFaster =
-        steps.some((st) => st.tool === 'tcpdump' && !st.lossFree && st.sentPps > tcpdumpPps) || (fast !== null && !fastLossFree && fast.pps > tcpdumpPps);
-      const tcpdumpAtLeast = !tcpdumpLostFaster && ((fastLossFree && fast.pps >= tcpdumpPps) || best.tcpdump?.noLossAbove === true);
+      /** Whether any step of `tool`, in any climb, lost packets while sending faster than `pps`. */
+      const lostFaster = (tool: LiveStep['tool'], pps: number): boolean => steps.some((st) => st.tool === tool && !st.lossFree && st.sentPps > pps);
+      const tcpdumpLostFaster = lostFaster('tcpdump', tcpdumpPps) || (fast !== null && !fastLossFree && fast.pps > tcpdumpPps);
+      const tcpdumpAtLeast = !tcpdumpLostFaster && ((fastLossFree && fast.pps >= tcpdumpPps) || best.tcpdump?.noLossAskingMore === true);
       // Loss-free at tcpreplay's top speed: the sender, not the capture, was the limit.
       const describe = (s: LiveStep | null): string =>
         s === null ? 'none' : `${fmtInt(s.sentPps)} pps, ${s.senders === 1 ? 'one sender' : 'two senders'}${s.asked === 'top' ? ' at --topspeed (the senders were the limit, so at least this)' : ''}`;
@@ -614,7 +611,7 @@ const liveSection: BenchSection = {
       if (best.tapline && tcpdumpPps > 0) {
         // The tap's edge, like tcpdump's, is only bounded below while no sending of it lost anything faster (in any climb).
         const tapPps = best.tapline.sentPps;
-        const tapAtLeast = best.tapline.noLossAbove === true && !steps.some((st) => st.tool === 'tapline' && !st.lossFree && st.sentPps > tapPps);
+        const tapAtLeast = best.tapline.noLossAskingMore === true && !lostFaster('tapline', tapPps);
         verdict = liveVerdict({ pps: tapPps, atLeast: tapAtLeast }, { pps: tcpdumpPps, atLeast: tcpdumpAtLeast }, LIVE_RATE_TARGET);
         ctx.log(`  tapline / tcpdump = ${fmtInt(best.tapline.sentPps)} / ${fmtInt(tcpdumpPps)} = ${verdict.text}`);
         if (best.tcpdump) ctx.log(`  against tcpdump's figure with tcpreplay only (${fmtInt(best.tcpdump.sentPps)} pps): ${(best.tapline.sentPps / best.tcpdump.sentPps).toFixed(2)}`);
